@@ -1,0 +1,3 @@
+from jasper_core.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The ``jasper`` command line."""

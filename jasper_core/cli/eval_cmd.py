@@ -1,0 +1,53 @@
+"""``jasper eval CHECKPOINT|RUN_DIR``: retrieval metrics of a trained model next to the baselines."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from jasper_core.cli.common import stdout
+from jasper_core.evaluation.context import run_evaluation
+from jasper_core.evaluation.report import eval_table, verdict
+from jasper_core.recipe import recipe_from_text
+from jasper_core.training.assemble import assemble
+from jasper_core.training.checkpoint import load_checkpoint
+
+
+def load_trained(path: str, plugins, *, data: str | None = None, device: str | None = None):
+    """Load a checkpoint (or a run directory's best/last) into a built :class:`Setup`."""
+    p = Path(path)
+    if p.is_dir() and (p / "checkpoints" / "best.pt").exists():
+        p = p / "checkpoints" / "best.pt"
+    ckpt = load_checkpoint(p, map_location="cpu")
+    overrides = [f'data.path="{data}"'] if data else []
+    if device:
+        overrides.append(f'train.device="{device}"')
+    recipe = recipe_from_text(ckpt["recipe"], plugins.registries, source=f"{p} (stored recipe)", overrides=overrides)
+    setup = assemble(recipe, plugins.registries)
+    setup.model.load_state_dict(ckpt["model"])
+    setup.target.load_state_dict(ckpt["target"])
+    setup.model.eval()
+    return setup, ckpt, p
+
+
+def run(args: argparse.Namespace, plugins) -> int:
+    setup, ckpt, path = load_trained(args.checkpoint, plugins, data=args.data)
+    results = run_evaluation(setup.model, setup.target, setup.dataset, setup.recipe.eval, plugins.registries, args.split)
+    results["checkpoint"] = str(path)
+    out = Path(args.out) if args.out else path.parent.parent / f"eval-{args.split}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    stdout.print(eval_table(results))
+    stdout.print(verdict(results))
+    stdout.print(f"written: {out}")
+    return 0
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("eval", help="evaluate a checkpoint: Recall@k / MRR / nDCG@10 next to the baselines")
+    p.add_argument("checkpoint", help="a checkpoint file or a run directory (uses its best checkpoint)")
+    p.add_argument("--data", metavar="DIR", help="evaluate on this dataset directory instead of the recipe's")
+    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--out", metavar="FILE", help="where to write the JSON (default RUN_DIR/eval-<split>.json)")
+    p.set_defaults(handler=run)

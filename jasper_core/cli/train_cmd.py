@@ -1,0 +1,32 @@
+"""``jasper train RECIPE``: train, evaluate against the baselines, checkpoint, resume."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from jasper_core.cli.common import add_recipe_arguments, recipe_overrides
+from jasper_core.recipe import load_recipe
+from jasper_core.training.trainer import Trainer
+
+
+def default_run_dir(recipe_arg: str) -> Path:
+    stem = Path(recipe_arg).stem if recipe_arg.endswith(".toml") else recipe_arg
+    return Path("runs") / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def run(args: argparse.Namespace, plugins) -> int:
+    recipe = load_recipe(args.recipe, plugins.registries, recipe_overrides(args))
+    run_dir = Path(args.run_dir) if args.run_dir else default_run_dir(args.recipe)
+    trainer = Trainer(recipe, plugins, run_dir=run_dir, recipe_name=args.recipe, resume=args.resume)
+    trainer.fit()
+    return 0
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("train", help="train a recipe; prints retrieval next to the cosine baselines")
+    add_recipe_arguments(p)
+    p.add_argument("--run-dir", metavar="DIR", help="run directory (default runs/<recipe>-<time>); never overwritten")
+    p.add_argument("--resume", metavar="auto|PATH", help="continue from RUN_DIR/checkpoints/last.pt (auto) or a checkpoint")
+    p.set_defaults(handler=run)

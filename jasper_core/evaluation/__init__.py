@@ -1,0 +1,1 @@
+"""Retrieval evaluation: the core builds the context, a metric plugin computes the figures."""

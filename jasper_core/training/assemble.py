@@ -1,0 +1,111 @@
+"""Build every component of a recipe into a ready-to-train :class:`Setup`."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import attrs
+import torch
+from torch import nn
+
+from jasper_core.data import Dataset
+from jasper_core.errors import Problem, RecipeError
+from jasper_core.recipe.schema import Recipe
+from jasper_core.training.loss_composer import LossComposer
+from jasper_core.training.target_space import TargetSpace
+
+AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when present; asking for an absent CUDA device is a recipe error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RecipeError("recipe", [Problem("train.device", f'{name!r} asked for, but CUDA is not available here; use "auto" or "cpu"')])
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise RecipeError("recipe", [Problem("train.device", '"mps" asked for, but it is not available here; use "auto" or "cpu"')])
+    return torch.device(name)
+
+
+@attrs.define(kw_only=True)
+class Setup:
+    """Everything a training run needs, built from one recipe."""
+
+    recipe: Recipe
+    registries: Any
+    device: torch.device
+    dataset: Dataset
+    model: nn.Module
+    target: TargetSpace
+    composer: LossComposer
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    lr_schedule: Callable[[int, int], float]
+    tau_schedule: Callable[[int, int], float]
+    curriculum: Callable[[int, int], Any]
+    autocast_dtype: torch.dtype | None
+
+    def target_centroids(self) -> torch.Tensor:
+        """``[C, D]`` centroids in the target space."""
+        return self.target(self.dataset.centroids)
+
+
+def _loss_names(recipe: Recipe) -> list[str]:
+    names, seen = [], {}
+    for comp in recipe.loss:
+        seen[comp.type] = seen.get(comp.type, 0) + 1
+        names.append(comp.type if seen[comp.type] == 1 else f"{comp.type}_{seen[comp.type]}")
+    return names
+
+
+def build_optimizer(recipe: Recipe, params: list[nn.Parameter]) -> torch.optim.Optimizer:
+    o = recipe.optim
+    if o.type == "sgd":
+        return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
+    cls = torch.optim.AdamW if o.type == "adamw" else torch.optim.Adam
+    return cls(params, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
+
+
+def assemble(recipe: Recipe, registries: Any, *, device: torch.device | None = None) -> Setup:
+    """Seed, then build dataset, encoder, model, target space, losses, optimiser and schedules.
+
+    Raises:
+        RecipeError: a component's factory rejected its config (with the recipe path).
+        DatasetError: the dataset is missing or corrupt.
+    """
+    device = device or resolve_device(recipe.train.device)
+    torch.manual_seed(recipe.train.seed)
+    dataset = recipe.data.build(registries, device=device)
+    encoder = recipe.ema.encoder.build(registries, dim=dataset.dim)
+    model = recipe.model.build(
+        registries, dim=dataset.dim, num_clusters=dataset.num_clusters, centroids=dataset.centroids, encoder=encoder
+    )
+    if not isinstance(model, nn.Module):
+        raise RecipeError("recipe", [Problem("model.type", f'model "{recipe.model.type}" did not build a torch.nn.Module')])
+    model = model.to(device)
+    target = TargetSpace(recipe.ema.target, getattr(model, "online_encoder", None)).to(device)
+    terms = []
+    for name, comp in zip(_loss_names(recipe), recipe.loss):
+        module = comp.build(registries)
+        if not callable(module):
+            raise RecipeError("recipe", [Problem(comp.path, f'loss "{comp.type}" did not build a callable')])
+        terms.append((name, module.to(device) if isinstance(module, nn.Module) else module, comp.options.get("weight", 1.0)))
+    composer = LossComposer(terms, recipe.train.loss_weighting).to(device)
+    params = [p for p in list(model.parameters()) + list(composer.parameters()) if p.requires_grad]
+    precision = recipe.train.precision
+    return Setup(
+        recipe=recipe,
+        registries=registries,
+        device=device,
+        dataset=dataset,
+        model=model,
+        target=target,
+        composer=composer,
+        optimizer=build_optimizer(recipe, params),
+        scaler=torch.amp.GradScaler(device.type, enabled=precision == "fp16"),
+        lr_schedule=recipe.optim.schedule.build(registries),
+        tau_schedule=recipe.ema.tau.build(registries),
+        curriculum=recipe.train.curriculum.build(registries),
+        autocast_dtype=AUTOCAST_DTYPES[precision],
+    )

@@ -1,0 +1,46 @@
+"""Combine the recipe's ``[[loss]]`` terms into one scalar.
+
+``fixed``: ``Σ w_i·L_i``. ``uncertainty``: ``Σ exp(−s_i)·w_i·L_i + s_i`` with a learned log-variance
+``s_i`` per term (Kendall, Gal & Cipolla, 2018). During ``aux_warmup`` only the first term counts.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import torch
+from torch import nn
+
+
+class LossComposer(nn.Module):
+    """Holds the loss modules and their weights; returns the total and every component."""
+
+    def __init__(self, terms: list[tuple[str, nn.Module, float]], weighting: str = "fixed") -> None:
+        super().__init__()
+        self.names = [name for name, _, _ in terms]
+        self.losses = nn.ModuleDict({name: module for name, module, _ in terms})
+        self.weights = {name: float(w) for name, _, w in terms}
+        self.weighting = weighting
+        self.log_vars = nn.Parameter(torch.zeros(len(terms))) if weighting == "uncertainty" else None
+
+    def forward(self, inputs, *, aux_active: bool = True) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Return ``(total, components)``; components are named ``<term>/<key>`` (``<term>`` for the loss)."""
+        total = inputs.prediction.new_zeros(())
+        parts: dict[str, torch.Tensor] = {}
+        for i, name in enumerate(self.names):
+            out = self.losses[name](inputs)
+            if not isinstance(out, Mapping) or "loss" not in out:
+                raise TypeError(f'loss "{name}" must return a dict with a "loss" entry, got {type(out).__name__}')
+            value = out["loss"]
+            parts[name] = value
+            for key, extra in out.items():
+                if key != "loss":
+                    parts[f"{name}/{key}"] = extra.detach() if torch.is_tensor(extra) else torch.tensor(float(extra))
+            weight = self.weights[name] if (aux_active or i == 0) else 0.0
+            if weight == 0.0:
+                continue
+            if self.log_vars is not None:
+                total = total + torch.exp(-self.log_vars[i]) * weight * value + self.log_vars[i]
+            else:
+                total = total + weight * value
+        return total, parts

@@ -1,0 +1,37 @@
+"""What lifecycle hooks receive about the run in progress."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+
+@attrs.define(kw_only=True)
+class RunInfo:
+    """The run, as loggers and callbacks see it.
+
+    Attributes:
+        run_dir: the run directory (checkpoints, history, plots, eval.json live here).
+        recipe: the resolved recipe as plain data.
+        recipe_name: where the recipe came from.
+        epochs / steps_per_epoch / total_steps: the run's length.
+        start_epoch: first epoch this process trains (> 1 after a resume).
+        resumed: whether the run continued from a checkpoint.
+        is_main_process: False on non-zero ranks (hooks are only called on the main process).
+        logger_state: per-logger data stored in checkpoints (e.g. a wandb run id).
+        dataset: a short description of the dataset (path, sizes).
+    """
+
+    run_dir: Path
+    recipe: dict[str, Any]
+    recipe_name: str
+    epochs: int
+    steps_per_epoch: int
+    total_steps: int
+    start_epoch: int = 1
+    resumed: bool = False
+    is_main_process: bool = True
+    logger_state: dict[str, Any] = attrs.field(factory=dict)
+    dataset: dict[str, Any] = attrs.field(factory=dict)

@@ -1,0 +1,101 @@
+"""One optimiser step: forward, losses in the target space, non-finite policy, backward, EMA."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Any
+
+import attrs
+import torch
+
+from jasper_core.batch import Batch
+from jasper_core.errors import NonFiniteLossError
+from jasper_core.losses import LossInputs
+from jasper_core.training.assemble import Setup
+
+
+@attrs.define
+class StepResult:
+    """Plain-float metrics of one step; ``skipped`` when a non-finite loss was skipped."""
+
+    metrics: dict[str, float]
+    skipped: bool = False
+    bad_term: str | None = None
+
+
+def autocast(setup: Setup):
+    if setup.autocast_dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=setup.device.type, dtype=setup.autocast_dtype)
+
+
+def loss_inputs(setup: Setup, batch: Batch, prediction: Any, schedule: dict[str, float]) -> LossInputs:
+    """Map positives, negatives and centroids into the target space and pack the loss inputs."""
+    return LossInputs(
+        prediction=prediction.prediction.float(),
+        target=setup.target(batch.source),
+        negatives=setup.target(batch.negatives),
+        negative_tiers=batch.negative_tiers,
+        centroids=setup.target_centroids(),
+        cluster=batch.cluster,
+        explanation=prediction.explanation,
+        schedule=schedule,
+    )
+
+
+def compute_losses(setup: Setup, batch: Batch, *, step: int, total_steps: int, aux_active: bool = True):
+    """Forward pass and losses. Returns ``(total, components, prediction)``."""
+    schedule = {"progress": step / max(total_steps, 1)}
+    if hasattr(setup.model, "set_schedule_values"):
+        setup.model.set_schedule_values(schedule)
+    with autocast(setup):
+        prediction = setup.model(batch.question, batch.steering)
+    inputs = loss_inputs(setup, batch, prediction, schedule)
+    total, parts = setup.composer(inputs, aux_active=aux_active)
+    return total, parts, prediction
+
+
+def first_nonfinite(parts: dict[str, torch.Tensor], total: torch.Tensor) -> str | None:
+    for name, value in parts.items():
+        if not bool(torch.isfinite(value).all()):
+            return name
+    return None if bool(torch.isfinite(total)) else "total"
+
+
+def train_step(setup: Setup, batch: Batch, *, step: int, total_steps: int, aux_active: bool) -> StepResult:
+    """Run optimiser step ``step`` (0-based global step before the update)."""
+    recipe = setup.recipe
+    lr = recipe.optim.lr * setup.lr_schedule(step, total_steps)
+    for group in setup.optimizer.param_groups:
+        group["lr"] = lr
+    setup.model.train()
+    setup.optimizer.zero_grad(set_to_none=True)
+    total, parts, _ = compute_losses(setup, batch, step=step, total_steps=total_steps, aux_active=aux_active)
+    bad = first_nonfinite(parts, total)
+    if bad is not None:
+        value = float(parts[bad].detach()) if bad in parts else float(total.detach())
+        message = f"loss term {bad!r} is {value} at step {step + 1}"
+        if recipe.train.nonfinite == "stop":
+            raise NonFiniteLossError(message + "; stopping (train.nonfinite = \"stop\"); the last good checkpoint is kept")
+        return StepResult({}, skipped=True, bad_term=message)
+    setup.scaler.scale(total).backward()
+    setup.scaler.unscale_(setup.optimizer)
+    params = [p for g in setup.optimizer.param_groups for p in g["params"] if p.grad is not None]
+    clip = recipe.optim.grad_clip
+    grad_norm = torch.nn.utils.clip_grad_norm_(params, clip if clip > 0 else math.inf)
+    if not torch.isfinite(grad_norm):
+        setup.optimizer.zero_grad(set_to_none=True)
+        setup.scaler.update()
+        if recipe.train.nonfinite == "stop" and setup.autocast_dtype is not torch.float16:
+            raise NonFiniteLossError(f"gradient norm is {float(grad_norm)} at step {step + 1}; stopping")
+        return StepResult({}, skipped=True, bad_term=f"gradient norm is {float(grad_norm)} at step {step + 1}")
+    setup.scaler.step(setup.optimizer)
+    setup.scaler.update()
+    tau = setup.tau_schedule(step, total_steps)
+    online = getattr(setup.model, "online_encoder", None)
+    if online is not None:
+        setup.target.update(online, tau)
+    metrics = {"loss": float(total.detach()), "lr": lr, "tau": tau, "grad_norm": float(grad_norm)}
+    metrics.update({k: float(v.detach()) for k, v in parts.items()})
+    return StepResult(metrics)

@@ -1,0 +1,57 @@
+"""The target space: where positives, negatives, centroids and the corpus are compared.
+
+``ema``: a copy of the online encoder updated as ``θ_t ← τ·θ_t + (1−τ)·θ_online`` after every
+optimiser step (BYOL, Grill et al. 2020; I-JEPA). ``frozen``: the copy is never updated.
+``identity``: the raw embedding space.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+
+class TargetSpace(nn.Module):
+    """Encodes raw embeddings ``[..., D]`` into the target space ``[..., D]``; never trained by gradients."""
+
+    def __init__(self, mode: str, online_encoder: nn.Module | None) -> None:
+        super().__init__()
+        if mode not in ("ema", "frozen", "identity"):
+            raise ValueError(f'target space must be "ema", "frozen" or "identity", got {mode!r}')
+        self.mode = mode
+        self.encoder = None
+        if mode != "identity":
+            if online_encoder is None:
+                raise ValueError(f"target space {mode!r} needs an online encoder; the model has none")
+            self.encoder = copy.deepcopy(online_encoder)
+            self.encoder.requires_grad_(False)
+            self.encoder.eval()
+
+    def train(self, mode: bool = True) -> "TargetSpace":
+        super().train(mode)
+        if self.encoder is not None:
+            self.encoder.eval()  # the target always runs in eval mode (no dropout)
+        return self
+
+    @torch.no_grad()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.encoder is None:
+            return x
+        shape = x.shape
+        return self.encoder(x.reshape(-1, shape[-1])).reshape(shape)
+
+    @torch.no_grad()
+    def update(self, online_encoder: nn.Module, tau: float) -> None:
+        """One EMA step towards ``online_encoder`` (no-op for ``frozen`` and ``identity``)."""
+        if self.mode != "ema":
+            return
+        target = [p for p in self.encoder.parameters()]
+        online = [p.detach() for p in online_encoder.parameters()]
+        if len(target) != len(online):
+            raise ValueError("online and target encoders have different parameters")
+        torch._foreach_mul_(target, tau)
+        torch._foreach_add_(target, online, alpha=1.0 - tau)
+        for tb, ob in zip(self.encoder.buffers(), online_encoder.buffers()):
+            tb.copy_(ob)

@@ -1,0 +1,130 @@
+"""The ``jasper`` dataset plugin: any supported layout, validated, resident on the device."""
+
+from __future__ import annotations
+
+import importlib.resources
+from pathlib import Path
+from typing import Any, Literal
+
+import attrs
+import torch
+
+from jasper_core.batch import Batch
+from jasper_core.errors import DatasetError
+from jasper_core.validators import at_least
+from jasper_plugins.data.layout import SPLITS
+from jasper_plugins.data.readers import load_pt, read_dataset_dir
+from jasper_plugins.data.validate import validate
+
+EMBEDDED = "embedded"
+
+
+def embedded_path() -> Path:
+    """Directory of the small real-text dataset shipped inside the package."""
+    return Path(str(importlib.resources.files("jasper_plugins.data") / "embedded"))
+
+
+def resolve_path(path: str) -> Path:
+    return embedded_path() if path == EMBEDDED else Path(path).expanduser()
+
+
+@attrs.frozen(kw_only=True)
+class JasperDatasetConfig:
+    path: str = EMBEDDED
+    format: Literal["auto", "legacy", "h5", "native"] = "auto"
+    max_negatives: int = attrs.field(default=0, validator=at_least(0))
+    negatives_reload_every: int = attrs.field(default=0, validator=at_least(0))
+
+
+class JasperDataset:
+    """A JASPER dataset held as tensors on one device; batches come from vectorised indexing.
+
+    See :class:`jasper_core.data.Dataset` for the attributes. ``meta`` is the dataset's
+    ``config.json`` / ``meta.json``; ``texts`` (optional) has ``questions``, ``sources`` lists.
+    """
+
+    def __init__(self, config: JasperDatasetConfig, *, device: str | torch.device = "cpu") -> None:
+        self.config = config
+        self.root = resolve_path(config.path)
+        tensors, meta, texts, fmt = read_dataset_dir(self.root, config.format)
+        self.format = fmt
+        self.sizes = validate(tensors, self.root, fmt)
+        self.meta = meta
+        self.texts = texts
+        self.device = torch.device(device)
+        self._load(tensors)
+
+    def _load(self, t: dict[str, torch.Tensor]) -> None:
+        dev, f32 = self.device, torch.float32
+        self.questions = t["question_embs"].to(dev, f32)  # [Q, D]
+        self.sources = t["source_embs"].to(dev, f32)  # [S, D]
+        self.keywords = t["keyword_embs"].to(dev, f32)  # [W, D]
+        self.centroids = t["centroid_embs"].to(dev, f32)  # [C, D]
+        pair_index = t["pair_index"].to(dev, torch.long)
+        self.pair_question = pair_index[:, 0].contiguous()  # [P]
+        self.pair_source = pair_index[:, 1].contiguous()  # [P]
+        self.pair_cluster = t["pair_cluster_id"].to(dev, torch.long)  # [P]
+        self.pair_relevance = t["pair_relevance"].to(dev, f32)  # [P]
+        self.pair_keyword_ids = t["pair_keyword_ids"].to(dev, torch.long)  # [P, M]
+        self.centroid_distances = t["centroid_distances"].to(dev, f32)  # [P]
+        # [3, P, D]: centroid, keyword-weighted, residual (variant codes 1..3; 0 is all-zero)
+        self.steering_table = torch.stack(
+            [t["steering_centroid"], t["steering_keyword_weighted"], t["steering_residual"]]
+        ).to(dev, f32)
+        self._set_negatives(t["hard_negatives"], t["negative_tiers"])
+        self.splits = {s: t[f"{s}_idx"].to(dev, torch.long) for s in SPLITS}
+        self.dim = int(self.questions.shape[1])
+        self.num_clusters = int(self.centroids.shape[0])
+        names = self.meta.get("cluster_names")
+        self.cluster_names = list(names) if isinstance(names, list) and len(names) == self.num_clusters else [
+            f"cluster_{i}" for i in range(self.num_clusters)
+        ]
+        source_cluster = torch.full((self.sources.shape[0],), -1, dtype=torch.long, device=dev)
+        source_cluster[self.pair_source] = self.pair_cluster
+        self.source_cluster = source_cluster  # [S]
+
+    def _set_negatives(self, negatives: torch.Tensor, tiers: torch.Tensor) -> None:
+        k = self.config.max_negatives or negatives.shape[1]
+        self.negatives = negatives[:, :k].to(self.device, torch.long)  # [P, K]
+        self.negative_tiers = tiers[:, :k].to(self.device, torch.long)  # [P, K]
+
+    def split(self, name: str) -> torch.Tensor:
+        if name not in self.splits:
+            raise ValueError(f"unknown split {name!r}; choose from {', '.join(SPLITS)}")
+        return self.splits[name]
+
+    def steering(self, pairs: torch.Tensor, variants: torch.Tensor) -> torch.Tensor:
+        """``pairs [B]``, ``variants [B]`` (0 zero, 1 centroid, 2 keyword, 3 residual) → ``[B, D]``."""
+        rows = self.steering_table[(variants - 1).clamp_min(0), pairs]  # [B, D]
+        return rows * (variants > 0).unsqueeze(-1).to(rows.dtype)
+
+    def gather(self, pairs: torch.Tensor, variants: torch.Tensor) -> Batch:
+        negatives = self.negatives[pairs]  # [B, K]
+        return Batch(
+            question=self.questions[self.pair_question[pairs]],
+            steering=self.steering(pairs, variants),
+            steering_variant=variants,
+            source=self.sources[self.pair_source[pairs]],
+            negatives=self.sources[negatives],
+            negative_tiers=self.negative_tiers[pairs],
+            cluster=self.pair_cluster[pairs],
+            relevance=self.pair_relevance[pairs],
+            source_index=self.pair_source[pairs],
+            pair_index=pairs,
+        )
+
+    def on_epoch_start(self, epoch: int) -> None:
+        """Reload hard negatives from disk every ``negatives_reload_every`` epochs (legacy layout)."""
+        every = self.config.negatives_reload_every
+        if every and epoch > 1 and (epoch - 1) % every == 0 and self.format == "legacy":
+            negatives = load_pt(self.root / "hard_negatives.pt", "hard_negatives")
+            tiers = load_pt(self.root / "negative_tiers.pt", "negative_tiers")
+            if negatives.shape != tiers.shape or negatives.shape[0] != self.pair_source.shape[0]:
+                raise DatasetError(f"{self.root}: reloaded hard negatives have shape {list(negatives.shape)}, "
+                                   f"tiers {list(tiers.shape)}; expected [{self.pair_source.shape[0]}, K] for both")
+            if ((negatives < 0) | (negatives >= self.sources.shape[0])).any():
+                raise DatasetError(f"{self.root / 'hard_negatives.pt'}: reloaded negatives index outside the sources")
+            self._set_negatives(negatives, tiers)
+
+    def describe(self) -> dict[str, Any]:
+        return {"path": str(self.root), "format": self.format, **{k: v for k, v in self.sizes.items() if k != "2"}}

@@ -1,0 +1,134 @@
+"""Read a dataset directory in any supported format into ``(tensors, meta, texts, origin)``.
+
+Formats: the legacy layout (``config.json`` + one ``*.pt`` per tensor), the same tensors in one
+``dataset.h5``, and the native format (``tensors.safetensors`` + ``meta.json``, memory-mapped).
+Every ``.pt`` file is loaded with ``torch.load(weights_only=True)``: a file that would run code
+is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from jasper_core.errors import DatasetError
+from jasper_plugins.data.layout import (
+    CONFIG_FILE, H5_FILE, LEGACY_SUFFIX, NATIVE_META, NATIVE_TENSORS, TENSORS, TEXTS_FILE,
+)
+
+Tensors = dict[str, torch.Tensor]
+
+
+def detect_format(root: Path) -> str:
+    """``"native"``, ``"h5"`` or ``"legacy"`` from the files present."""
+    if (root / NATIVE_TENSORS).exists():
+        return "native"
+    if (root / H5_FILE).exists():
+        return "h5"
+    return "legacy"
+
+
+def read_json(path: Path, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: missing {what}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DatasetError(f"{path}: cannot read {what}: {exc}") from None
+    if not isinstance(data, dict):
+        raise DatasetError(f"{path}: {what} must be a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _keyword_ids_to_tensor(path: Path, value: Any) -> torch.Tensor:
+    """``pair_keyword_ids`` may be a padded tensor or a list of per-pair id lists/tensors."""
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, (list, tuple)):
+        rows = [torch.as_tensor(v, dtype=torch.long).reshape(-1) for v in value]
+        width = max((len(r) for r in rows), default=0)
+        out = torch.full((len(rows), max(width, 1)), -1, dtype=torch.long)
+        for i, r in enumerate(rows):
+            out[i, : len(r)] = r
+        return out
+    raise DatasetError(f"{path}: tensor 'pair_keyword_ids' must be a tensor or a list of id lists, got {type(value).__name__}")
+
+
+def load_pt(path: Path, name: str) -> torch.Tensor:
+    """Load one tensor file safely."""
+    if not path.exists():
+        raise DatasetError(
+            f"{path}: missing tensor '{name}'; a JASPER dataset directory needs "
+            f"{', '.join(n + LEGACY_SUFFIX for n in TENSORS)} and {CONFIG_FILE}"
+        )
+    try:
+        value = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DatasetError(
+            f"{path}: refused to load tensor '{name}': the file holds more than plain tensors "
+            f"and would run code when unpickled ({first}). Re-save it with torch.save(tensor)."
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - truncated zip, wrong magic number, ...
+        raise DatasetError(f"{path}: cannot read tensor '{name}' ({type(exc).__name__}: {exc}); the file is damaged or not a torch file") from None
+    if name == "pair_keyword_ids":
+        return _keyword_ids_to_tensor(path, value)
+    if not isinstance(value, torch.Tensor):
+        raise DatasetError(f"{path}: tensor '{name}' must be a torch.Tensor, got {type(value).__name__}")
+    return value
+
+
+def read_legacy(root: Path) -> Tensors:
+    return {name: load_pt(root / f"{name}{LEGACY_SUFFIX}", name) for name in TENSORS}
+
+
+def read_h5(root: Path) -> Tensors:
+    try:
+        import h5py
+    except ImportError:
+        raise DatasetError(f"{root / H5_FILE}: reading dataset.h5 needs h5py; pip install 'jasper[h5]'") from None
+    out: Tensors = {}
+    path = root / H5_FILE
+    try:
+        with h5py.File(path, "r") as f:
+            for name in TENSORS:
+                if name not in f:
+                    raise DatasetError(f"{path}: missing dataset '{name}'")
+                out[name] = torch.from_numpy(f[name][()])
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read HDF5 file: {exc}") from None
+    return out
+
+
+def read_native(root: Path) -> Tensors:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = root / NATIVE_TENSORS
+    try:
+        tensors = load_file(str(path))  # memory-mapped
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise DatasetError(f"{path}: cannot read safetensors file: {exc}") from None
+    missing = [n for n in TENSORS if n not in tensors]
+    if missing:
+        raise DatasetError(f"{path}: missing tensor(s) {', '.join(missing)}")
+    return {n: tensors[n] for n in TENSORS}
+
+
+def read_dataset_dir(root: Path, fmt: str = "auto") -> tuple[Tensors, dict[str, Any], dict[str, Any] | None, str]:
+    """Read any supported format. Returns ``(tensors, meta, texts_or_None, format)``."""
+    if not root.is_dir():
+        raise DatasetError(f"{root}: dataset directory not found")
+    fmt = detect_format(root) if fmt == "auto" else fmt
+    if fmt == "native":
+        meta = read_json(root / NATIVE_META, "dataset metadata")
+        tensors = read_native(root)
+    else:
+        meta = read_json(root / CONFIG_FILE, "dataset config")
+        tensors = read_h5(root) if fmt == "h5" else read_legacy(root)
+    texts = read_json(root / TEXTS_FILE, "texts") if (root / TEXTS_FILE).exists() else meta.get("texts")
+    return tensors, meta, texts, fmt

@@ -1,0 +1,65 @@
+"""Integrity checks run on every dataset load; each error names file, tensor and first bad index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from jasper_core.errors import DatasetError
+from jasper_plugins.data.layout import REFERENCES, TENSORS
+
+
+def _where(root: Path, fmt: str, name: str) -> str:
+    files = {"legacy": f"{name}.pt", "h5": "dataset.h5", "native": "tensors.safetensors"}
+    return str(root / files.get(fmt, name))
+
+
+def validate(tensors: dict[str, torch.Tensor], root: Path, fmt: str) -> dict[str, int]:
+    """Check dtypes, shapes, NaN/Inf and references. Returns the resolved size symbols.
+
+    Raises:
+        DatasetError: at the first problem, naming the file, the tensor and the first bad index.
+    """
+    sizes: dict[str, int] = {"2": 2}
+    for name, (family, symbols) in TENSORS.items():
+        t = tensors[name]
+        where = _where(root, fmt, name)
+        ok_dtype = t.is_floating_point() if family == "float" else (not t.is_floating_point() and t.dtype != torch.bool and not t.is_complex())
+        if not ok_dtype:
+            raise DatasetError(f"{where}: tensor '{name}' must have a {family} dtype, got {t.dtype}")
+        if t.dim() != len(symbols):
+            raise DatasetError(f"{where}: tensor '{name}' must have shape [{', '.join(symbols)}], got {list(t.shape)}")
+        for axis, sym in enumerate(symbols):
+            n = int(t.shape[axis])
+            if sym in sizes and sizes[sym] != n:
+                raise DatasetError(
+                    f"{where}: tensor '{name}' has {n} along axis {axis} ({sym}), but other tensors have {sizes[sym]}"
+                )
+            sizes.setdefault(sym, n)
+        if family == "float":
+            bad = ~torch.isfinite(t)
+            if bad.any():
+                first = int(bad.reshape(t.shape[0], -1).any(dim=1).nonzero()[0, 0]) if t.dim() else 0
+                raise DatasetError(f"{where}: tensor '{name}' has NaN or Inf at row {first}")
+    for name, column, target, padded in REFERENCES:
+        t = tensors[name] if column is None else tensors[name][:, column]
+        limit = int(tensors[target].shape[0])
+        low = -1 if padded else 0
+        bad = (t < low) | (t >= limit)
+        if bad.any():
+            flat = bad.reshape(-1).nonzero()[0, 0]
+            row = int(flat // (t.shape[1] if t.dim() > 1 else 1))
+            value = int(t.reshape(-1)[flat])
+            col = f" column {column}" if column is not None else ""
+            raise DatasetError(
+                f"{_where(root, fmt, name)}: tensor '{name}'{col} has index {value} at row {row}, "
+                f"outside [0, {limit}) of '{target}'"
+            )
+    for split in ("train_idx", "val_idx", "test_idx"):
+        idx = tensors[split]
+        if idx.numel() != torch.unique(idx).numel():
+            raise DatasetError(f"{_where(root, fmt, split)}: tensor '{split}' lists a pair more than once")
+    if sizes.get("Ntrain", 0) == 0:
+        raise DatasetError(f"{_where(root, fmt, 'train_idx')}: tensor 'train_idx' is empty; nothing to train on")
+    return sizes

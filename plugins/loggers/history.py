@@ -1,0 +1,114 @@
+"""JSON-lines and CSV history loggers."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from jasper_core import hookimpl
+
+
+def flatten_eval(results: dict[str, Any]) -> dict[str, float]:
+    """``eval.json`` → ``{"model/zero/mrr": .., "baselines/question_cosine/mrr": ..}`` (scalars only)."""
+    out = {}
+    for group in ("model", "baselines"):
+        for name, metrics in results.get(group, {}).items():
+            for key, value in metrics.items():
+                if isinstance(value, (int, float)):
+                    out[f"{group}/{name}/{key}"] = float(value)
+    return out
+
+
+@attrs.frozen(kw_only=True)
+class JsonlLoggerConfig:
+    filename: str = "history.jsonl"
+    steps: bool = True
+
+
+class JsonlLogger:
+    """Appends one JSON object per step, epoch, evaluation and checkpoint to ``history.jsonl``."""
+
+    def __init__(self, config: JsonlLoggerConfig, *, run_dir: Path) -> None:
+        self.config = config
+        self.path = Path(run_dir) / config.filename
+
+    def _write(self, record: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record) + "\n")
+
+    @hookimpl
+    def jasper_run_start(self, run):
+        self._write({"event": "run_start", "resumed": run.resumed, "start_epoch": run.start_epoch,
+                     "total_steps": run.total_steps})
+
+    @hookimpl
+    def jasper_step_end(self, run, step, metrics):
+        if self.config.steps:
+            self._write({"event": "step", "step": step, **metrics})
+
+    @hookimpl
+    def jasper_epoch_end(self, run, epoch, metrics):
+        self._write({"event": "epoch", "epoch": epoch, **metrics})
+
+    @hookimpl
+    def jasper_eval_end(self, run, epoch, split, results):
+        self._write({"event": "eval", "epoch": epoch, "split": split, **flatten_eval(results)})
+
+    @hookimpl
+    def jasper_run_end(self, run, status, metrics):
+        self._write({"event": "run_end", "status": status, **flatten_eval(metrics or {})})
+
+
+@attrs.frozen(kw_only=True)
+class CsvLoggerConfig:
+    filename: str = "history.csv"
+
+
+class CsvLogger:
+    """One row per epoch (training metrics plus that epoch's evaluation) in ``history.csv``."""
+
+    def __init__(self, config: CsvLoggerConfig, *, run_dir: Path) -> None:
+        self.path = Path(run_dir) / config.filename
+        self.rows: list[dict[str, Any]] = []
+        self.pending: dict[int, dict[str, Any]] = {}
+
+    @hookimpl
+    def jasper_run_start(self, run):
+        if run.resumed and self.path.exists():
+            with self.path.open(newline="", encoding="utf-8") as fh:
+                self.rows = [r for r in csv.DictReader(fh) if int(float(r["epoch"])) < run.start_epoch]
+
+    @hookimpl
+    def jasper_epoch_end(self, run, epoch, metrics):
+        self.pending[epoch] = {"epoch": epoch, **metrics}
+
+    @hookimpl
+    def jasper_eval_end(self, run, epoch, split, results):
+        row = self.pending.pop(epoch, {"epoch": epoch})
+        row.update({f"{split}/{k}": v for k, v in flatten_eval(results).items()})
+        self.rows.append(row)
+        self._flush()
+
+    def _flush(self) -> None:
+        columns: list[str] = []
+        for row in self.rows:
+            columns.extend(k for k in row if k not in columns)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        with tmp.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(self.rows)
+        tmp.replace(self.path)
+
+    @hookimpl
+    def jasper_run_end(self, run, status, metrics):
+        for epoch in sorted(self.pending):
+            self.rows.append(self.pending.pop(epoch))
+        if self.rows:
+            self._flush()

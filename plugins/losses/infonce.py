@@ -1,0 +1,64 @@
+"""InfoNCE over the positive source and the hard negatives (optionally in-batch negatives too).
+
+van den Oord et al. (2018), "Representation Learning with Contrastive Predictive Coding".
+Similarities are cosines, so the loss is unchanged by positive rescaling of any embedding.
+"""
+
+from __future__ import annotations
+
+import math
+
+import attrs
+import torch
+import torch.nn.functional as F
+
+from jasper_core import LossInputs
+from jasper_core.validators import each, positive
+from jasper_plugins.nn import l2_normalize
+
+
+@attrs.frozen(kw_only=True)
+class InfoNCEConfig:
+    temperature: float = attrs.field(default=0.05, validator=positive)
+    in_batch: bool = True
+    tier_weights: tuple[float, ...] = attrs.field(default=(), validator=each(positive))
+
+
+class InfoNCELoss(torch.nn.Module):
+    """Cross-entropy of picking the true source among itself and the negatives.
+
+    ``tier_weights[t]`` multiplies the weight of each negative of tier ``t`` in the partition
+    function (adds ``log w`` to its logit); tiers beyond the list get weight 1.
+    """
+
+    def __init__(self, config: InfoNCEConfig) -> None:
+        super().__init__()
+        self.config = config
+
+    def forward(self, inputs: LossInputs) -> dict[str, torch.Tensor]:
+        t = self.config.temperature
+        pred = l2_normalize(inputs.prediction)  # [B, D]
+        pos = l2_normalize(inputs.target.detach())  # [B, D]
+        neg = l2_normalize(inputs.negatives.detach())  # [B, K, D]
+        pos_logit = (pred * pos).sum(-1, keepdim=True) / t  # [B, 1]
+        neg_logits = torch.einsum("bd,bkd->bk", pred, neg) / t  # [B, K]
+        if self.config.tier_weights and neg_logits.numel():
+            w = torch.ones(int(inputs.negative_tiers.max()) + 1 if inputs.negative_tiers.numel() else 1,
+                           device=pred.device)
+            n = min(len(self.config.tier_weights), w.shape[0])
+            w[:n] = torch.tensor(self.config.tier_weights[:n], device=pred.device)
+            neg_logits = neg_logits + torch.log(w[inputs.negative_tiers.clamp_min(0)])
+        parts = [pos_logit, neg_logits]
+        if self.config.in_batch and pred.shape[0] > 1:
+            batch_logits = pred @ pos.T / t  # [B, B]
+            same = (pos @ pos.T) > 1 - 1e-6  # duplicates of the positive are not negatives
+            parts.append(batch_logits.masked_fill(same, float("-inf")))
+        logits = torch.cat(parts, dim=1)
+        loss = F.cross_entropy(logits, torch.zeros(pred.shape[0], dtype=torch.long, device=pred.device))
+        accuracy = (logits.argmax(dim=1) == 0).float().mean()
+        return {"loss": loss, "accuracy": accuracy.detach()}
+
+
+def uniform_infonce_value(num_negatives: int) -> float:
+    """The loss when every similarity is equal: ``log(1 + K)``."""
+    return math.log(1 + num_negatives)

@@ -1,0 +1,52 @@
+"""JEPA predictor: question + steering embedding → predicted source embedding (target space).
+
+After I-JEPA (Assran et al., 2023): an online (context) encoder embeds the question, a predictor
+head maps it — together with the encoded steering hint — to the target encoder's embedding of
+the source. In the residual form the head predicts a correction to the encoded question, and
+starts at zero, so an untrained model retrieves exactly like plain cosine search.
+"""
+
+from __future__ import annotations
+
+import attrs
+import torch
+from torch import nn
+
+from jasper_core import Prediction, Predictor
+from jasper_core.validators import at_least, one_of, probability
+from jasper_plugins.nn import ACTIVATIONS, l2_normalize, mlp
+
+
+@attrs.frozen(kw_only=True)
+class JEPAPredictorConfig:
+    hidden_dim: int = attrs.field(default=512, validator=at_least(1))
+    num_layers: int = attrs.field(default=3, validator=at_least(1))
+    dropout: float = attrs.field(default=0.1, validator=probability)
+    activation: str = attrs.field(default="gelu", validator=one_of(ACTIVATIONS))
+    layer_norm: bool = True
+    residual: bool = True
+    normalize_output: bool = True
+
+
+class JEPAPredictor(Predictor):
+    """``question [B,D], steering [B,D] -> Prediction(prediction [B,D])``."""
+
+    def __init__(self, config: JEPAPredictorConfig, *, dim: int, encoder: nn.Module, **_: object) -> None:
+        super().__init__()
+        self.config = config
+        self.online_encoder = encoder
+        self.steering_encoder = mlp(dim, config.hidden_dim, config.hidden_dim, num_layers=2,
+                                    activation=config.activation, layer_norm=config.layer_norm)
+        self.head = mlp(dim + config.hidden_dim, config.hidden_dim, dim, num_layers=config.num_layers,
+                        dropout=config.dropout, activation=config.activation, layer_norm=config.layer_norm,
+                        zero_last=config.residual)
+
+    def forward(self, question: torch.Tensor, steering: torch.Tensor) -> Prediction:
+        q = self.online_encoder(question)  # [B, D]
+        s = self.steering_encoder(steering)  # [B, H]
+        out = self.head(torch.cat([q, s], dim=-1))  # [B, D]
+        if self.config.residual:
+            out = q + out
+        if self.config.normalize_output:
+            out = l2_normalize(out)
+        return Prediction(out, {"question_latent": q})

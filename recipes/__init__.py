@@ -1,0 +1,1 @@
+"""Built-in recipes (TOML files), found by name: ``jasper train quickstart``."""
