@@ -7,6 +7,7 @@ from typing import Any
 from rich.table import Table
 
 COLUMNS = ("recall@1", "recall@5", "recall@10", "mrr", "ndcg@10")
+HEADERS = {"recall@1": "R@1", "recall@5": "R@5", "recall@10": "R@10", "mrr": "MRR", "ndcg@10": "nDCG@10"}
 
 
 def eval_table(results: dict[str, Any], title: str | None = None) -> Table:
@@ -15,11 +16,11 @@ def eval_table(results: dict[str, Any], title: str | None = None) -> Table:
     title = title or f"retrieval on {split} ({results.get('num_queries', '?')} queries, corpus {results.get('corpus_size', '?')})"
     table = Table(title=title, title_justify="left")
     cols = [c for c in COLUMNS if any(c in m for m in results.get("model", {}).values())] or list(COLUMNS)
-    table.add_column("predictor")
+    table.add_column("predictor", no_wrap=True)
     for c in cols:
-        table.add_column(c, justify="right")
-    rows = [(f"model · {v} steering", m) for v, m in results.get("model", {}).items()]
-    rows += [(f"baseline · {b}", m) for b, m in results.get("baselines", {}).items()]
+        table.add_column(HEADERS.get(c, c), justify="right")
+    rows = [(f"model, {v} steering", m) for v, m in results.get("model", {}).items()]
+    rows += [(f"baseline {b}", m) for b, m in results.get("baselines", {}).items()]
     for name, metrics in rows:
         style = "dim" if name.startswith("baseline") else None
         table.add_row(name, *[f"{metrics.get(c, float('nan')):.3f}" for c in cols], style=style)

@@ -15,8 +15,8 @@ from jasper_plugins.nn import l2_normalize
 
 
 def smooth_l1_distance(prediction: torch.Tensor, target: torch.Tensor, beta: float) -> torch.Tensor:
-    """Per-row Smooth-L1 distance summed over D: ``[B, D], [B, D] -> [B]``; zero iff equal."""
-    return F.smooth_l1_loss(prediction, target, beta=beta, reduction="none").sum(dim=-1)
+    """Per-row Smooth-L1 distance averaged over D: ``[B, D], [B, D] -> [B]``; zero iff equal."""
+    return F.smooth_l1_loss(prediction, target, beta=beta, reduction="none").mean(dim=-1)
 
 
 @attrs.frozen(kw_only=True)

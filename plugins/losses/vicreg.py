@@ -35,8 +35,8 @@ def covariance_term(x: torch.Tensor) -> torch.Tensor:
 
 
 def invariance_term(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """``[B, D], [B, D] -> []``: squared distance summed over D, averaged over the batch."""
-    return (x - y).pow(2).sum(dim=-1).mean()
+    """``[B, D], [B, D] -> []``: mean squared error over batch and dimensions (as in the paper)."""
+    return (x - y).pow(2).mean()
 
 
 @attrs.frozen(kw_only=True)
