@@ -99,7 +99,8 @@ def _unknown_hooks(manager: pluggy.PluginManager, plugin: object) -> list[str]:
     problems = []
     for caller in manager.get_hookcallers(plugin) or []:
         if not caller.has_spec():
-            known = [n for n in dir(manager.hook) if n.startswith("jasper_")]
+            known = [n for n in dir(manager.hook)
+                     if n.startswith("jasper_") and getattr(manager.hook, n).has_spec()]
             problems.append(f"unknown hook {caller.name}{did_you_mean(caller.name, known)}")
     return problems
 

@@ -144,7 +144,10 @@ def structure_attrs(
         kind = f.metadata.get(KIND_KEY)
         present = f.name in data
         if kind is not None:
-            raw = data[f.name] if present else f.metadata[DEFAULT_KEY]
+            default = f.metadata[DEFAULT_KEY]
+            raw = data[f.name] if present else default
+            if present and isinstance(raw, Mapping) and "type" not in raw and isinstance(default, Mapping):
+                raw = {"type": default["type"], **raw}  # a table without `type` keeps the default component
             kwargs[f.name] = _structure_components(kind, raw, f, fpath, problems, registries)
             continue
         if not present:

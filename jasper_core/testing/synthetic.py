@@ -1,0 +1,56 @@
+"""A synthetic JASPER dataset with known structure (for tests and plugin authors).
+
+Clusters are random unit directions; sources sit near their cluster's centroid, and each
+question is its source plus noise, so question→source cosine retrieval is good but imperfect
+and the true cluster is recoverable. ``atypical_fraction`` of the pairs are placed off their
+centroid (their ``pair_relevance`` is 0.5 to mark them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+
+def _unit(x: torch.Tensor) -> torch.Tensor:
+    return x / x.norm(dim=-1, keepdim=True).clamp_min(1e-8)
+
+
+def synthetic_tensors(*, num_clusters: int = 4, per_cluster: int = 30, dim: int = 16, negatives: int = 6,
+                      question_noise: float = 0.6, cluster_spread: float = 0.5, atypical_fraction: float = 0.0,
+                      seed: int = 0) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Return ``(tensors, meta)`` in the JASPER layout (float32, one pair per question/source)."""
+    g = torch.Generator().manual_seed(seed)
+    n = num_clusters * per_cluster
+    centroids = _unit(torch.randn(num_clusters, dim, generator=g))
+    cluster = torch.arange(num_clusters).repeat_interleave(per_cluster)
+    spread = torch.full((n, 1), cluster_spread)
+    atypical = torch.rand(n, generator=g) < atypical_fraction
+    spread[atypical] = 2.5 * cluster_spread
+    sources = _unit(centroids[cluster] + spread * _unit(torch.randn(n, dim, generator=g)))
+    questions = _unit(sources + question_noise * _unit(torch.randn(n, dim, generator=g)))
+    keywords = _unit(sources.repeat(2, 1) + 0.3 * torch.randn(2 * n, dim, generator=g))
+    kw_ids = torch.stack([torch.arange(n), torch.arange(n) + n], dim=1)
+    sims = questions @ sources.T
+    same = cluster.unsqueeze(0) == cluster.unsqueeze(1)
+    sims = sims.masked_fill(torch.eye(n, dtype=torch.bool), -2.0)
+    hard = sims.masked_fill(~same, -3.0).topk(negatives // 2, dim=1).indices
+    other = (torch.rand(n, n, generator=g) + (~same).float() * 2).masked_fill(torch.eye(n, dtype=torch.bool), -1).topk(negatives - negatives // 2, dim=1).indices
+    neg = torch.cat([hard, other], dim=1)
+    tiers = torch.cat([torch.zeros_like(hard), torch.full_like(other, 2)], dim=1)
+    cp = centroids[cluster]
+    perm = torch.randperm(n, generator=g)
+    n_val = n_test = max(n // 10, 2)
+    tensors = {
+        "question_embs": questions, "source_embs": sources, "keyword_embs": keywords, "centroid_embs": centroids,
+        "pair_index": torch.stack([torch.arange(n), torch.arange(n)], dim=1), "pair_cluster_id": cluster,
+        "pair_relevance": torch.where(atypical, 0.5, 1.0), "pair_keyword_ids": kw_ids, "hard_negatives": neg,
+        "negative_tiers": tiers, "steering_centroid": _unit(cp - questions),
+        "steering_keyword_weighted": _unit(keywords[kw_ids].mean(1)), "steering_residual": questions - cp,
+        "centroid_distances": (questions - cp).norm(dim=1), "val_idx": perm[:n_val].sort().values,
+        "test_idx": perm[n_val:n_val + n_test].sort().values, "train_idx": perm[n_val + n_test:].sort().values,
+    }
+    meta = {"embedding_dim": dim, "num_clusters": num_clusters, "num_pairs": n,
+            "cluster_names": [f"topic-{c}" for c in range(num_clusters)], "model_name": "synthetic"}
+    return tensors, meta
