@@ -1,0 +1,1 @@
+"""Example jasper plugin: a focal InfoNCE loss and a cosine-centroid router."""
