@@ -1,0 +1,85 @@
+"""EMA target encoder, one embedding space, gradients to the online encoder."""
+
+import copy
+
+import pytest
+import torch
+
+from jasper_core.recipe import recipe_from_text
+from jasper_core.training.assemble import assemble
+from jasper_core.training.step import loss_inputs, train_step
+from jasper_core.training.target_space import TargetSpace
+from jasper_core.data import epoch_batches
+
+
+def test_target_space__ema_update_formula():
+    online = torch.nn.Linear(4, 4)
+    target = TargetSpace("ema", online)
+    before = copy.deepcopy(target.encoder.state_dict())
+    with torch.no_grad():
+        for p in online.parameters():
+            p.add_(1.0)
+    target.update(online, 0.9)
+    for name, value in target.encoder.state_dict().items():
+        expected = 0.9 * before[name] + 0.1 * online.state_dict()[name]
+        assert torch.allclose(value, expected, atol=1e-6)
+
+
+def test_target_space__never_trains_and_stays_in_eval():
+    target = TargetSpace("ema", torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Dropout(0.5)))
+    target.train()
+    assert not target.encoder.training
+    assert all(not p.requires_grad for p in target.encoder.parameters())
+    x = torch.randn(3, 4, requires_grad=True)
+    assert not target(x).requires_grad
+
+
+def test_target_space__frozen_and_identity():
+    online = torch.nn.Linear(4, 4)
+    frozen = TargetSpace("frozen", online)
+    before = copy.deepcopy(frozen.encoder.state_dict())
+    with torch.no_grad():
+        online.weight.add_(1.0)
+    frozen.update(online, 0.0)
+    assert all(torch.equal(v, before[k]) for k, v in frozen.encoder.state_dict().items())
+    x = torch.randn(2, 4)
+    assert TargetSpace("identity", None)(x) is x
+    with pytest.raises(ValueError, match="target space"):
+        TargetSpace("weird", online)
+
+
+@pytest.fixture
+def setup(tiny_recipe_text, registries):
+    return assemble(recipe_from_text(tiny_recipe_text, registries), registries)
+
+
+def _batch(setup):
+    gen = torch.Generator().manual_seed(0)
+    return next(epoch_batches(setup.dataset, setup.dataset.split("train"), 16, generator=gen,
+                              variant_probs=[0.25] * 4))
+
+
+def test_one_space__positives_negatives_centroids_go_through_the_target(setup):
+    with torch.no_grad():  # make the target space visibly different from the raw space
+        for p in setup.target.encoder.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    batch = _batch(setup)
+    pred = setup.model(batch.question, batch.steering)
+    inputs = loss_inputs(setup, batch, pred, {})
+    assert torch.allclose(inputs.target, setup.target(batch.source))
+    assert torch.allclose(inputs.negatives, setup.target(batch.negatives))
+    assert torch.allclose(inputs.centroids, setup.target(setup.dataset.centroids))
+    assert not torch.allclose(inputs.target, batch.source)
+
+
+def test_online_encoder__receives_gradients_and_target_follows(setup):
+    online = setup.model.online_encoder
+    target_before = copy.deepcopy(setup.target.encoder.state_dict())
+    batch = _batch(setup)
+    for step in range(2):
+        train_step(setup, batch, step=step, total_steps=10, aux_active=True)
+        grads = [p.grad for p in online.parameters()]
+        assert any(g is not None and g.abs().sum() > 0 for g in grads)
+    assert all(g is not None and g.abs().sum() > 0 for g in (p.grad for p in online.parameters()))
+    changed = [not torch.equal(v, target_before[k]) for k, v in setup.target.encoder.state_dict().items()]
+    assert any(changed)  # the EMA moved toward the trained online encoder

@@ -1,0 +1,86 @@
+"""Loss invariants (hypothesis, via jasper_core.testing) and the known values of each loss."""
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jasper_core import LossInputs
+from jasper_core.testing import check_loss_properties, random_loss_inputs
+from jasper_plugins.losses.centroid import CentroidLoss, CentroidLossConfig
+from jasper_plugins.losses.infonce import InfoNCEConfig, InfoNCELoss, uniform_infonce_value
+from jasper_plugins.losses.jepa import JEPALoss, JEPALossConfig, smooth_l1_distance
+from jasper_plugins.losses.vicreg import VICRegConfig, VICRegLoss, covariance_term, variance_term
+
+
+@pytest.mark.parametrize("make, scale_invariant", [
+    (lambda: JEPALoss(JEPALossConfig()), True),
+    (lambda: InfoNCELoss(InfoNCEConfig()), True),
+    (lambda: InfoNCELoss(InfoNCEConfig(in_batch=False, tier_weights=(2.0, 1.0, 0.5))), True),
+    (lambda: CentroidLoss(CentroidLossConfig()), True),
+    (lambda: VICRegLoss(VICRegConfig(std_threshold=0.05)), False),
+], ids=["jepa", "infonce", "infonce-tiers", "centroid", "vicreg"])
+def test_builtin_loss__shared_properties(make, scale_invariant):
+    check_loss_properties(make, scale_invariant=scale_invariant)
+
+
+@settings(max_examples=30, deadline=None)
+@given(batch=st.integers(1, 8), k=st.integers(1, 6), dim=st.integers(2, 16))
+def test_infonce__equals_log_1_plus_k_when_all_similarities_equal(batch, k, dim):
+    v = torch.zeros(dim)
+    v[0] = 1.0
+    inputs = LossInputs(prediction=v.expand(batch, dim).clone(), target=v.expand(batch, dim).clone(),
+                        negatives=v.expand(batch, k, dim).clone(), negative_tiers=torch.zeros(batch, k, dtype=torch.long),
+                        centroids=v.unsqueeze(0), cluster=torch.zeros(batch, dtype=torch.long))
+    out = InfoNCELoss(InfoNCEConfig(in_batch=False))(inputs)
+    assert math.isclose(float(out["loss"]), uniform_infonce_value(k), rel_tol=1e-5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 1000), beta=st.floats(1e-3, 1.0))
+def test_jepa__zero_iff_prediction_equals_target(seed, beta):
+    x = torch.randn(4, 8, generator=torch.Generator().manual_seed(seed))
+    assert float(smooth_l1_distance(x, x, beta).sum()) == 0.0
+    y = x.clone()
+    y[0, 0] += 0.5
+    assert float(smooth_l1_distance(x, y, beta)[0]) > 0 and float(smooth_l1_distance(x, y, beta)[1:].sum()) == 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 1000), threshold=st.floats(0.05, 2.0))
+def test_vicreg__variance_zero_iff_every_std_reaches_threshold(seed, threshold):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(64, 6, generator=g)
+    x = (x - x.mean(0)) / x.std(0)  # every dimension std exactly 1
+    assert float(variance_term(x * threshold * 1.01, threshold)) == 0.0
+    shrunk = x * threshold * 1.01
+    shrunk[:, 2] *= 0.5  # one dimension below the threshold
+    assert float(variance_term(shrunk, threshold)) > 0
+
+
+def test_vicreg__covariance_zero_for_diagonal_covariance():
+    x = torch.tensor([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])  # uncorrelated dimensions
+    assert float(covariance_term(x)) == pytest.approx(0.0, abs=1e-7)
+    assert float(covariance_term(torch.tensor([[1.0, 1.0], [-1.0, -1.0], [2.0, 2.0]]))) > 0
+
+
+def test_vicreg__default_threshold_is_meaningful_for_unit_vectors():
+    loss = VICRegLoss(VICRegConfig())
+    assert loss.threshold(384) == pytest.approx(0.5 / math.sqrt(384))
+    spread = torch.nn.functional.normalize(torch.randn(512, 384), dim=1)  # isotropic unit vectors
+    assert float(variance_term(spread, loss.threshold(384))) == 0.0
+
+
+def test_centroid__decreases_as_prediction_moves_toward_true_centroid():
+    inputs = random_loss_inputs(batch=6, dim=12, clusters=4, seed=3)
+    true = inputs.centroids[inputs.cluster]
+    loss = CentroidLoss(CentroidLossConfig())
+    values = []
+    for t in torch.linspace(0, 1, 6):
+        moved = LossInputs(prediction=(1 - t) * inputs.prediction + t * true, target=inputs.target, negatives=inputs.negatives,
+                           negative_tiers=inputs.negative_tiers, centroids=inputs.centroids, cluster=inputs.cluster)
+        values.append(float(loss(moved)["loss"]))
+    assert all(b < a for a, b in zip(values, values[1:])), values
+    assert float(loss(moved)["accuracy"]) == 1.0
