@@ -1,7 +1,10 @@
 """The JASPER dataset plugin and the ``jasper data`` commands."""
 
 from jasper_core import hookimpl
+from jasper_plugins.data.commands import jasper_add_commands
 from jasper_plugins.data.dataset import JasperDataset, JasperDatasetConfig
+
+__all__ = ["jasper_add_commands", "jasper_register_datasets"]
 
 
 @hookimpl
