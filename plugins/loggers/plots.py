@@ -105,7 +105,7 @@ class PlotLogger:
                 ax.plot(xs, [e["baselines"][base].get(metric, float("nan")) for e in evals], style, color="black", label=base)
             ax.set(title=f"{metric} on {evals[-1]['split']} (epoch 0 = before training)", xlabel="epoch", ylabel=metric)
             ax.grid(alpha=0.3)
-        axes[0][0].legend(fontsize=8)
+        axes[0][0].legend(fontsize=8, framealpha=0.6)
         return self._save(fig, plt, "retrieval.png")
 
     def _save(self, fig, plt, name: str) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 from typing import Any, Literal
 
@@ -52,7 +53,7 @@ class WandbLogger:
             import wandb
         except ImportError:
             raise ValueError("logger \"wandb\" needs the wandb package; pip install 'jasper[wandb]'") from None
-        run_id = run.logger_state.get("wandb_run_id") or wandb.util.generate_id()
+        run_id = run.logger_state.get("wandb_run_id") or uuid.uuid4().hex[:8]
         run.logger_state["wandb_run_id"] = run_id
         self.run = wandb.init(project=self.config.project, id=run_id, resume="allow", dir=str(self.run_dir),
                               mode=self._mode(), name=self.config.name or None, config=_flat_config(run.recipe),
