@@ -170,3 +170,13 @@ def test_eval_cli__writes_json_and_prints_table(tiny_recipe_text, tmp_path, plug
     printed = capsys.readouterr().out
     assert "question_cosine" in printed and "MRR" in printed
     assert json.loads(out.read_text())["split"] == "val"
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_trainer__mixed_precision_trains_on_cpu(tiny_recipe_text, tmp_path, plugins, precision):
+    results = train(tiny_recipe_text, tmp_path / "run", plugins, overrides=[f"train.precision={precision}", "train.epochs=2"])
+    ckpt = load_checkpoint(tmp_path / "run")
+    assert all(torch.isfinite(v).all() for v in ckpt["model"].values())
+    assert results["model"]["zero"]["mrr"] > 0
+    if precision == "fp16":
+        assert ckpt["scaler"]["scale"] > 0  # the gradient scaler's state is checkpointed
