@@ -39,7 +39,7 @@ def run(args: argparse.Namespace, plugins) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2), encoding="utf-8")
     stdout.print(eval_table(results))
-    stdout.print(verdict(results))
+    stdout.print(verdict(results), soft_wrap=True)
     stdout.print(f"written: {out}")
     return 0
 

@@ -32,13 +32,16 @@ def synthetic_tensors(*, num_clusters: int = 4, per_cluster: int = 30, dim: int 
     questions = _unit(sources + question_noise * _unit(torch.randn(n, dim, generator=g)))
     keywords = _unit(sources.repeat(2, 1) + 0.3 * torch.randn(2 * n, dim, generator=g))
     kw_ids = torch.stack([torch.arange(n), torch.arange(n) + n], dim=1)
-    sims = questions @ sources.T
-    same = cluster.unsqueeze(0) == cluster.unsqueeze(1)
-    sims = sims.masked_fill(torch.eye(n, dtype=torch.bool), -2.0)
-    hard = sims.masked_fill(~same, -3.0).topk(negatives // 2, dim=1).indices
-    other = (torch.rand(n, n, generator=g) + (~same).float() * 2).masked_fill(torch.eye(n, dtype=torch.bool), -1).topk(negatives - negatives // 2, dim=1).indices
-    neg = torch.cat([hard, other], dim=1)
-    tiers = torch.cat([torch.zeros_like(hard), torch.full_like(other, 2)], dim=1)
+    hard_k, other_k = negatives // 2, negatives - negatives // 2
+    neg = torch.empty(n, negatives, dtype=torch.long)
+    for c in range(num_clusters):  # per cluster, so memory stays O(n * per_cluster)
+        lo, hi = c * per_cluster, (c + 1) * per_cluster
+        sims = questions[lo:hi] @ sources[lo:hi].T
+        sims.fill_diagonal_(-2.0)
+        neg[lo:hi, :hard_k] = lo + sims.topk(min(hard_k, per_cluster - 1), dim=1).indices
+        other = torch.randint(0, n - per_cluster, (hi - lo, other_k), generator=g)
+        neg[lo:hi, hard_k:] = other + per_cluster * (other >= lo)  # skip this cluster's block
+    tiers = torch.cat([torch.zeros(n, hard_k, dtype=torch.long), torch.full((n, other_k), 2, dtype=torch.long)], dim=1)
     cp = centroids[cluster]
     perm = torch.randperm(n, generator=g)
     n_val = n_test = max(n // 10, 2)

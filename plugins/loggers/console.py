@@ -94,5 +94,5 @@ class ConsoleLogger:
             return
         if metrics:
             self.console.print(eval_table(metrics))
-            self.console.print(verdict(metrics))
+            self.console.print(verdict(metrics), soft_wrap=True)
             self.console.print(f"written: {run.run_dir / 'eval.json'}")
