@@ -20,6 +20,7 @@ cd /tmp  # import the installed package, not the source tree
 $PY "$ROOT/benchmarks/throughput.py" --pairs 200000 --steps 200 --device cuda --batch-size 256 1024 4096 \
     --precision fp32 bf16 fp16 2>&1 | tee "$OUT/throughput.txt" | tail -12
 $PY "$ROOT/benchmarks/batching.py" --pairs 200000 --batch-size 1024 --device cuda 2>&1 | tee "$OUT/batching.txt" | tail -4
+[ "${SKIP_QUICKSTART:-0}" = 1 ] && exit 0
 for prec in fp32 bf16 fp16; do
   $PY -m jasper train quickstart --run-dir "$OUT/quickstart-$prec" --set train.device=cuda --set train.precision=$prec \
       > "$OUT/quickstart-$prec.log" 2>&1
