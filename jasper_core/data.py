@@ -69,6 +69,7 @@ def epoch_batches(
     variant: str | None = None,
     drop_last: bool = True,
     shuffle: bool = True,
+    balance_by: torch.Tensor | None = None,
 ) -> Iterator[Batch]:
     """Yield the batches of one pass over ``pairs`` without per-sample Python.
 
@@ -79,11 +80,19 @@ def epoch_batches(
     Args:
         pairs: ``[P]`` long pair indices (on the dataset's device).
         generator: a CPU generator; its state is the epoch's randomness (saved in checkpoints).
+        balance_by: ``[P_split]`` long group ids (e.g. clusters): draw the epoch's pairs with
+            replacement so every group is equally likely (class-balanced batches).
     """
     n = int(pairs.shape[0])
     if n == 0:
         return
-    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    if balance_by is not None:
+        groups = balance_by.cpu()
+        counts = torch.bincount(groups).float()
+        weights = 1.0 / counts[groups]
+        order = torch.multinomial(weights, n, replacement=True, generator=generator)
+    else:
+        order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
     if variant is not None:
         codes = torch.full((n,), variant_code(variant), dtype=torch.long)
     else:

@@ -36,3 +36,7 @@ class Predictor(torch.nn.Module):
 
     def set_schedule_values(self, values: Mapping[str, float]) -> None:
         """Receive schedule values each step (e.g. ``gumbel_temperature``); default ignores them."""
+
+    def set_target_centroids(self, centroids: torch.Tensor) -> None:
+        """Receive the cluster centroids in the current target space ``[C, D]`` before each
+        forward pass in training and evaluation; default ignores them."""

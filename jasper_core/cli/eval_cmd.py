@@ -8,38 +8,22 @@ from pathlib import Path
 
 from jasper_core.cli.common import stdout
 from jasper_core.evaluation.context import run_evaluation
-from jasper_core.evaluation.report import eval_table, verdict
-from jasper_core.recipe import recipe_from_text
-from jasper_core.training.assemble import assemble
-from jasper_core.training.checkpoint import load_checkpoint
-
-
-def load_trained(path: str, plugins, *, data: str | None = None, device: str | None = None):
-    """Load a checkpoint (or a run directory's best/last) into a built :class:`Setup`."""
-    p = Path(path)
-    if p.is_dir() and (p / "checkpoints" / "best.pt").exists():
-        p = p / "checkpoints" / "best.pt"
-    ckpt = load_checkpoint(p, map_location="cpu")
-    overrides = [f'data.path="{data}"'] if data else []
-    if device:
-        overrides.append(f'train.device="{device}"')
-    recipe = recipe_from_text(ckpt["recipe"], plugins.registries, source=f"{p} (stored recipe)", overrides=overrides)
-    setup = assemble(recipe, plugins.registries)
-    setup.model.load_state_dict(ckpt["model"])
-    setup.target.load_state_dict(ckpt["target"])
-    setup.model.eval()
-    return setup, ckpt, p
+from jasper_core.evaluation.report import eval_table, routing_summary, verdict
+from jasper_core.training.restore import load_trained
 
 
 def run(args: argparse.Namespace, plugins) -> int:
     setup, ckpt, path = load_trained(args.checkpoint, plugins, data=args.data)
-    results = run_evaluation(setup.model, setup.target, setup.dataset, setup.recipe.eval, plugins.registries, args.split)
+    results = run_evaluation(setup.model, setup.target, setup.dataset, setup.recipe.eval, plugins.registries, args.split,
+                             routed_top_m=setup.recipe.routing.routed_top_m)
     results["checkpoint"] = str(path)
     out = Path(args.out) if args.out else path.parent.parent / f"eval-{args.split}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2), encoding="utf-8")
     stdout.print(eval_table(results))
     stdout.print(verdict(results), soft_wrap=True)
+    if routing_summary(results):
+        stdout.print(routing_summary(results), soft_wrap=True)
     stdout.print(f"written: {out}")
     return 0
 

@@ -25,6 +25,7 @@ class EvalContext:
         ks: recall cut-offs.
         batch_size: queries scored at once.
         per_cluster: also report metrics per cluster.
+        routed_top_m: for routing models, also search only the sources of the top-m routed clusters.
     """
 
     dataset: Dataset
@@ -37,13 +38,17 @@ class EvalContext:
     ks: tuple[int, ...]
     batch_size: int
     per_cluster: bool = False
+    routed_top_m: tuple[int, ...] = (1, 3)
 
 
 def run_evaluation(model: torch.nn.Module, target: Callable, dataset: Dataset, eval_section: Any, registries: Any,
-                   split: str, metric_component: Any = None) -> dict[str, Any]:
+                   split: str, metric_component: Any = None, routed_top_m: tuple[int, ...] = (1, 3)) -> dict[str, Any]:
     """Evaluate ``model`` on ``split`` with the recipe's metric (``eval.metric``)."""
     was_training = model.training
     model.eval()
+    if hasattr(model, "set_target_centroids"):
+        with torch.no_grad():
+            model.set_target_centroids(target(dataset.centroids))
 
     @torch.no_grad()
     def explain(question: torch.Tensor, steering: torch.Tensor):
@@ -59,7 +64,7 @@ def run_evaluation(model: torch.nn.Module, target: Callable, dataset: Dataset, e
     ctx = EvalContext(
         dataset=dataset, split=split, pairs=dataset.split(split), predict=predict, explain=explain, encode=encode,
         variants=tuple(eval_section.variants), ks=tuple(eval_section.ks), batch_size=eval_section.batch_size,
-        per_cluster=eval_section.per_cluster,
+        per_cluster=eval_section.per_cluster, routed_top_m=tuple(routed_top_m),
     )
     metric = (metric_component or eval_section.metric).build(registries)
     try:

@@ -20,9 +20,11 @@ def eval_table(results: dict[str, Any], title: str | None = None) -> Table:
     for c in cols:
         table.add_column(HEADERS.get(c, c), justify="right")
     rows = [(f"model, {v} steering", m) for v, m in results.get("model", {}).items()]
+    for v, by_m in results.get("routed", {}).items():
+        rows += [(f"  routed {m}, {v} steering", metrics) for m, metrics in by_m.items()]
     rows += [(f"baseline {b}", m) for b, m in results.get("baselines", {}).items()]
     for name, metrics in rows:
-        style = "dim" if name.startswith("baseline") else None
+        style = "dim" if name.startswith("baseline") else ("italic" if name.startswith("  routed") else None)
         table.add_row(name, *[f"{metrics.get(c, float('nan')):.3f}" for c in cols], style=style)
     return table
 
@@ -41,3 +43,16 @@ def verdict(results: dict[str, Any], metric: str = "mrr") -> str:
         cf = base["cluster_filtered"][metric]
         line += f"; cluster_filtered {cf:.3f} ({'beaten' if best > cf else 'not beaten'})"
     return line
+
+
+def routing_summary(results: dict[str, Any]) -> str:
+    """One line per variant on routing quality and routed-search speed (empty for non-routing models)."""
+    lines = []
+    for variant, r in results.get("routing", {}).items():
+        lines.append(f"routing ({variant} steering): hard accuracy {r['accuracy_hard']:.3f}, soft {r['accuracy_soft']:.3f}, "
+                     f"entropy {r['entropy']:.2f}/{r['max_entropy']:.2f}, residual norm {r.get('residual_norm', float('nan')):.3f}")
+    t = results.get("search_timing")
+    if t:
+        lines.append(f"search time per 1k queries: full {t['full_ms_per_1k_queries']:.2f} ms, "
+                     f"routed top-1 {t['routed_top1_ms_per_1k_queries']:.2f} ms")
+    return "\n".join(lines)

@@ -31,9 +31,10 @@ def jasper_register_models(registry: Registrar) -> None:
     """Register predictor models.
 
     Args:
-        registry: ``factory(config, *, dim, num_clusters, centroids)`` returns a
+        registry: ``factory(config, *, dim, num_clusters, centroids, encoder, router)`` returns a
             :class:`jasper_core.model.Predictor` (``[B,D], [B,D] -> Prediction``); ``centroids``
-            is ``[C,D]`` in the raw embedding space.
+            is ``[C,D]`` in the raw embedding space, ``encoder`` the online encoder to use on the
+            question path, ``router`` the recipe's ``[routing.router]`` (use it or ignore it).
     """
 
 
@@ -51,8 +52,10 @@ def jasper_register_routers(registry: Registrar) -> None:
     """Register subspace routers.
 
     Args:
-        registry: ``factory(config, *, dim, num_clusters)`` returns a module mapping
-            ``(question [B,D], steering [B,D], temperature) -> (weights [B,C], logits [B,C])``.
+        registry: ``factory(config, *, dim, num_clusters, centroids)`` returns a module mapping
+            ``(question [B,D], steering [B,D], temperature) -> (weights [B,C], logits [B,C])``;
+            ``centroids`` is ``[C,D]`` (raw space); a ``set_centroids(centroids)`` method, if present,
+            receives the target-space centroids before each forward pass.
     """
 
 

@@ -9,11 +9,11 @@ from jasper_core.recipe.load import (
     recipe_to_dict,
     recipe_to_toml,
 )
-from jasper_core.recipe.schema import VARIANTS, EvalSection, OptimSection, Recipe, TrainSection, EmaSection
+from jasper_core.recipe.schema import VARIANTS, EmaSection, EvalSection, OptimSection, Recipe, RoutingSection, TrainSection
 from jasper_core.recipe.structure import structure_config, unstructure_config
 
 __all__ = [
-    "Component", "EmaSection", "EvalSection", "OptimSection", "Recipe", "TrainSection", "VARIANTS",
+    "Component", "EmaSection", "EvalSection", "OptimSection", "Recipe", "RoutingSection", "TrainSection", "VARIANTS",
     "builtin_recipes", "load_recipe", "recipe_from_data", "recipe_from_text", "recipe_to_dict",
     "recipe_to_toml", "structure_config", "unstructure_config",
 ]

@@ -94,6 +94,17 @@ class EvalSection:
 
 
 @attrs.frozen(kw_only=True)
+class RoutingSection:
+    """Subspace routing (used by routing models such as ``decomposed``; ignored by others)."""
+
+    router: Component = component("router", {"type": "gumbel_softmax"})
+    temperature: Component = component("schedule", {"type": "cosine", "start": 1.0, "end": 0.1})
+    entropy: Component = component("schedule", {"type": "cosine", "start": 0.8, "end": 0.1})
+    balanced_batches: bool = False
+    routed_top_m: tuple[int, ...] = attrs.field(default=(1, 3), validator=each(at_least(1)))
+
+
+@attrs.frozen(kw_only=True)
 class Recipe:
     """A whole recipe after validation and component resolution."""
 
@@ -108,4 +119,5 @@ class Recipe:
     optim: OptimSection = attrs.field()
     train: TrainSection = attrs.field()
     eval: EvalSection = attrs.field()
+    routing: RoutingSection = attrs.field()
     logger: tuple[Component, ...] = components("logger", [{"type": "console"}])

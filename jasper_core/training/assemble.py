@@ -44,11 +44,21 @@ class Setup:
     lr_schedule: Callable[[int, int], float]
     tau_schedule: Callable[[int, int], float]
     curriculum: Callable[[int, int], Any]
+    temperature_schedule: Callable[[int, int], float]
+    entropy_schedule: Callable[[int, int], float]
     autocast_dtype: torch.dtype | None
 
     def target_centroids(self) -> torch.Tensor:
         """``[C, D]`` centroids in the target space."""
         return self.target(self.dataset.centroids)
+
+    def schedule_values(self, step: int, total_steps: int) -> dict[str, float]:
+        """Every schedule's value at ``step`` (what models and losses receive)."""
+        return {
+            "progress": step / max(total_steps, 1),
+            "gumbel_temperature": float(self.temperature_schedule(step, total_steps)),
+            "entropy_target": float(self.entropy_schedule(step, total_steps)),
+        }
 
 
 def _loss_names(recipe: Recipe) -> list[str]:
@@ -78,8 +88,11 @@ def assemble(recipe: Recipe, registries: Any, *, device: torch.device | None = N
     torch.manual_seed(recipe.train.seed)
     dataset = recipe.data.build(registries, device=device)
     encoder = recipe.ema.encoder.build(registries, dim=dataset.dim)
+    router = recipe.routing.router.build(registries, dim=dataset.dim, num_clusters=dataset.num_clusters,
+                                         centroids=dataset.centroids)
     model = recipe.model.build(
-        registries, dim=dataset.dim, num_clusters=dataset.num_clusters, centroids=dataset.centroids, encoder=encoder
+        registries, dim=dataset.dim, num_clusters=dataset.num_clusters, centroids=dataset.centroids, encoder=encoder,
+        router=router,
     )
     if not isinstance(model, nn.Module):
         raise RecipeError("recipe", [Problem("model.type", f'model "{recipe.model.type}" did not build a torch.nn.Module')])
@@ -107,5 +120,7 @@ def assemble(recipe: Recipe, registries: Any, *, device: torch.device | None = N
         lr_schedule=recipe.optim.schedule.build(registries),
         tau_schedule=recipe.ema.tau.build(registries),
         curriculum=recipe.train.curriculum.build(registries),
+        temperature_schedule=recipe.routing.temperature.build(registries),
+        entropy_schedule=recipe.routing.entropy.build(registries),
         autocast_dtype=AUTOCAST_DTYPES[precision],
     )

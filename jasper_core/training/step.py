@@ -46,9 +46,11 @@ def loss_inputs(setup: Setup, batch: Batch, prediction: Any, schedule: dict[str,
 
 def compute_losses(setup: Setup, batch: Batch, *, step: int, total_steps: int, aux_active: bool = True):
     """Forward pass and losses. Returns ``(total, components, prediction)``."""
-    schedule = {"progress": step / max(total_steps, 1)}
+    schedule = setup.schedule_values(step, total_steps)
     if hasattr(setup.model, "set_schedule_values"):
         setup.model.set_schedule_values(schedule)
+    if hasattr(setup.model, "set_target_centroids"):
+        setup.model.set_target_centroids(setup.target_centroids())
     with autocast(setup):
         prediction = setup.model(batch.question, batch.steering)
     inputs = loss_inputs(setup, batch, prediction, schedule)

@@ -198,8 +198,10 @@ class Trainer:
         variant_counts = torch.zeros(4)
         started, pairs_seen = time.perf_counter(), 0
         aux_active = epoch > recipe.train.aux_warmup_epochs
-        for batch in epoch_batches(setup.dataset, setup.dataset.split("train"), recipe.train.batch_size,
-                                   generator=gen, variant_probs=probs, drop_last=recipe.train.drop_last):
+        train_pairs = setup.dataset.split("train")
+        balance = setup.dataset.pair_cluster[train_pairs] if recipe.routing.balanced_batches else None
+        for batch in epoch_batches(setup.dataset, train_pairs, recipe.train.batch_size, generator=gen,
+                                   variant_probs=probs, drop_last=recipe.train.drop_last, balance_by=balance):
             result = train_step(setup, batch, step=step, total_steps=total, aux_active=aux_active)
             step += 1
             pairs_seen += len(batch)
@@ -241,7 +243,8 @@ class Trainer:
         return prediction_health(pred)
 
     def _evaluate(self, setup: Setup, split: str) -> dict[str, Any]:
-        return run_evaluation(setup.model, setup.target, setup.dataset, self.recipe.eval, self.plugins.registries, split)
+        return run_evaluation(setup.model, setup.target, setup.dataset, self.recipe.eval, self.plugins.registries, split,
+                              routed_top_m=self.recipe.routing.routed_top_m)
 
     def _final_evaluation(self, setup: Setup) -> dict[str, Any]:
         """Evaluate the best checkpoint (by validation) on ``eval.final_split``; write ``eval.json``."""

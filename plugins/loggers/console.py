@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from jasper_core import hookimpl
-from jasper_core.evaluation.report import eval_table, verdict
+from jasper_core.evaluation.report import eval_table, routing_summary, verdict
 
 
 @attrs.frozen(kw_only=True)
@@ -95,4 +95,6 @@ class ConsoleLogger:
         if metrics:
             self.console.print(eval_table(metrics))
             self.console.print(verdict(metrics), soft_wrap=True)
+            if routing_summary(metrics):
+                self.console.print(routing_summary(metrics), soft_wrap=True)
             self.console.print(f"written: {run.run_dir / 'eval.json'}")

@@ -12,14 +12,19 @@ import attrs
 from jasper_core import hookimpl
 
 
-def flatten_eval(results: dict[str, Any]) -> dict[str, float]:
-    """``eval.json`` → ``{"model/zero/mrr": .., "baselines/question_cosine/mrr": ..}`` (scalars only)."""
-    out = {}
-    for group in ("model", "baselines"):
-        for name, metrics in results.get(group, {}).items():
-            for key, value in metrics.items():
-                if isinstance(value, (int, float)):
-                    out[f"{group}/{name}/{key}"] = float(value)
+def flatten_eval(results: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """``eval.json`` → ``{"model/zero/mrr": .., "baselines/question_cosine/mrr": .., "routed/zero/top1/mrr": ..}``.
+
+    Numeric leaves only; per-pair ``samples`` and top-level counts are left out.
+    """
+    out: dict[str, float] = {}
+    for key, value in results.items():
+        if not prefix and key not in ("model", "baselines", "routed", "routing", "search_timing"):
+            continue
+        if isinstance(value, dict):
+            out.update(flatten_eval(value, f"{prefix}{key}/"))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[f"{prefix}{key}"] = float(value)
     return out
 
 

@@ -12,7 +12,10 @@ from typing import Any, Callable
 import attrs
 import torch
 
+from jasper_core.data import variant_code
 from jasper_core.evaluation.context import EvalContext
+from jasper_core.validators import at_least
+from jasper_plugins.metrics.routing import routed_ranks, routing_figures, search_timing
 from jasper_plugins.nn import l2_normalize
 
 NDCG_K = 10
@@ -57,14 +60,26 @@ def summarize(ranks: torch.Tensor, ks: tuple[int, ...]) -> dict[str, float]:
 
 @attrs.frozen(kw_only=True)
 class RetrievalMetricConfig:
-    pass
+    samples: int = attrs.field(default=5, validator=at_least(0))
 
 
 class RetrievalMetric:
     """Model retrieval per steering variant next to ``question_cosine`` and ``cluster_filtered``."""
 
     def __init__(self, config: RetrievalMetricConfig | None = None) -> None:
-        self.config = config
+        self.config = config or RetrievalMetricConfig()
+
+    @staticmethod
+    def _explain_all(ctx: EvalContext, questions: torch.Tensor, steering: torch.Tensor):
+        """Predictions ``[N, D]`` and the concatenated explanation tensors of the whole split."""
+        preds, extra = [], {}
+        for i in range(0, questions.shape[0], ctx.batch_size):
+            out = ctx.explain(questions[i:i + ctx.batch_size], steering[i:i + ctx.batch_size])
+            preds.append(out.prediction.float())
+            for key in ("routing_weights", "atypicality"):
+                if key in out.explanation:
+                    extra.setdefault(key, []).append(out.explanation[key].float())
+        return torch.cat(preds), {k: torch.cat(v) for k, v in extra.items()}
 
     def __call__(self, ctx: EvalContext) -> dict[str, Any]:
         ds = ctx.dataset
@@ -84,19 +99,54 @@ class RetrievalMetric:
                 out["per_cluster"] = {name: summarize(ranks[m], ctx.ks) for name, m in groups.items() if m is not None and m.any()}
             return out
 
-        from jasper_core.data import variant_code
-
-        model = {}
+        model, routing, routed, samples = {}, {}, {}, []
+        timing: dict[str, float] = {}
         for variant in ctx.variants:
             codes = torch.full_like(pairs, variant_code(variant))
-            preds = torch.cat([
-                ctx.predict(questions[i:i + ctx.batch_size], ds.steering(pairs[i:i + ctx.batch_size], codes[i:i + ctx.batch_size]))
-                for i in range(0, pairs.shape[0], ctx.batch_size)
-            ]) if pairs.numel() else questions
-            model[variant] = report(true_ranks(preds, corpus_target, true_src, batch_size=ctx.batch_size))
+            preds, extra = self._explain_all(ctx, questions, ds.steering(pairs, codes))
+            ranks = true_ranks(preds, corpus_target, true_src, batch_size=ctx.batch_size)
+            model[variant] = report(ranks)
+            if "routing_weights" in extra:
+                weights = extra["routing_weights"]
+                routing[variant] = routing_figures(weights, clusters, extra.get("atypicality"), ds.cluster_names)
+                routed[variant] = {
+                    f"top{m}": summarize(routed_ranks(preds, corpus_target, true_src, ds.source_cluster,
+                                                      weights.topk(min(m, weights.shape[1]), dim=1).indices,
+                                                      batch_size=ctx.batch_size), ctx.ks)
+                    for m in ctx.routed_top_m
+                }
+                if not timing:
+                    timing = search_timing(preds, corpus_target, ds.source_cluster, weights.argmax(dim=1))
+            if variant == ctx.variants[0]:
+                samples = self._samples(ctx, pairs, ranks, extra)
         baselines = {
             "question_cosine": report(true_ranks(questions, ds.sources, true_src, batch_size=ctx.batch_size)),
             "cluster_filtered": report(true_ranks(questions, ds.sources, true_src, batch_size=ctx.batch_size, allowed=same_cluster)),
         }
-        return {"split": ctx.split, "num_queries": int(pairs.shape[0]), "corpus_size": int(ds.sources.shape[0]),
-                "model": model, "baselines": baselines}
+        out = {"split": ctx.split, "num_queries": int(pairs.shape[0]), "corpus_size": int(ds.sources.shape[0]),
+               "model": model, "baselines": baselines}
+        if routing:
+            out.update({"routing": routing, "routed": routed, "search_timing": timing})
+        if samples:
+            out["samples"] = samples
+        return out
+
+    def _samples(self, ctx: EvalContext, pairs: torch.Tensor, ranks: torch.Tensor, extra: dict) -> list[dict[str, Any]]:
+        """A few pairs of the split explained: texts, true and routed cluster, atypicality, rank."""
+        ds = ctx.dataset
+        texts = getattr(ds, "texts", None) or {}
+        out = []
+        for i in range(min(self.config.samples, int(pairs.shape[0]))):
+            p = int(pairs[i])
+            item: dict[str, Any] = {"pair": p, "variant": ctx.variants[0], "true_cluster": ds.cluster_names[int(ds.pair_cluster[p])],
+                                    "rank_of_source": int(ranks[i])}
+            if texts.get("questions"):
+                item["question"] = texts["questions"][int(ds.pair_question[p])]
+            if "routing_weights" in extra:
+                w = extra["routing_weights"][i]
+                item["routed_cluster"] = ds.cluster_names[int(w.argmax())]
+                item["confidence"] = float(w.max())
+            if "atypicality" in extra:
+                item["atypicality"] = float(extra["atypicality"][i])
+            out.append(item)
+        return out

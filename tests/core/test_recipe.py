@@ -44,7 +44,7 @@ def test_recipe__all_problems_reported_together(registries):
     assert 'loss[1].temperature: must be > 0, got -0.1   (loss "infonce" from jasper 0.1.0)' in text
     assert 'loss[1]: unknown key "temprature"; did you mean "temperature"?' in text
     assert 'loss[2].type: "infonse" is not a registered loss; did you mean "infonce"?' in text
-    assert "available: centroid, infonce, jepa, vicreg" in text
+    assert "available: centroid, disentanglement, infonce, jepa, residual_penalty, routing_ce, routing_entropy, vicreg" in text
     assert "train.epochs: must be >= 1, got 0" in text
     assert 'train: unknown key "lr"; it lives in [optim]' in text
     assert '<recipe>: unknown key "trian"; did you mean "train"?' in text

@@ -1,0 +1,89 @@
+"""Decomposed (subspace) predictor: prediction = coarse (routed centroid) + fine (residual).
+
+``coarse = routing_weights @ anchors`` where the anchors are the cluster centroids in the target
+space; ``fine = (q − coarse) + MLP(q, s, coarse)`` with the MLP's last layer starting at zero, so an
+untrained model predicts the encoded question (plain cosine retrieval) and ``‖fine‖`` — the
+*atypicality* — is the distance of the question from its routed centroid, corrected as training
+goes. Returns the routing, coarse, fine and atypicality in the explanation for losses and XAI.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import attrs
+import torch
+from torch import nn
+
+from jasper_core import Prediction, Predictor
+from jasper_core.validators import at_least, one_of, positive, probability
+from jasper_plugins.nn import ACTIVATIONS, l2_normalize, mlp
+
+
+@attrs.frozen(kw_only=True)
+class DecomposedPredictorConfig:
+    hidden_dim: int = attrs.field(default=512, validator=at_least(1))
+    num_layers: int = attrs.field(default=3, validator=at_least(1))
+    dropout: float = attrs.field(default=0.1, validator=probability)
+    activation: str = attrs.field(default="gelu", validator=one_of(ACTIVATIONS))
+    normalize_output: bool = True
+    question_skip: bool = True
+    use_steering: bool = True
+    learnable_anchors: bool = False
+    anchors_unfreeze_at: float = attrs.field(default=1.0, validator=probability)
+    steering_gate: bool = True
+    steering_gate_gain: float = attrs.field(default=100.0, validator=positive)
+
+
+class DecomposedPredictor(Predictor):
+    """``question [B,D], steering [B,D] -> Prediction`` with routing explanation.
+
+    Two-stage training against residual dominance: with ``learnable_anchors`` the anchors stay
+    frozen until ``anchors_unfreeze_at`` of training has passed, then are fine-tuned.
+    """
+
+    def __init__(self, config: DecomposedPredictorConfig, *, dim: int, num_clusters: int, centroids: torch.Tensor,
+                 encoder: nn.Module, router: nn.Module | None = None, **_: object) -> None:
+        super().__init__()
+        if router is None:
+            raise ValueError('model "decomposed" needs a router; add [routing.router] with type = "gumbel_softmax"')
+        self.config = config
+        self.online_encoder = encoder
+        self.router = router
+        self.steering_encoder = mlp(dim, config.hidden_dim, config.hidden_dim, num_layers=2, activation=config.activation)
+        self.fine_head = mlp(dim + config.hidden_dim + dim, config.hidden_dim, dim, num_layers=config.num_layers,
+                             dropout=config.dropout, activation=config.activation, zero_last=True)
+        self.anchors = nn.Parameter(centroids.detach().clone().float(), requires_grad=False)  # [C, D]
+        self.steering_gate = nn.Parameter(torch.zeros(dim)) if config.steering_gate else None
+        self.temperature = 1.0
+
+    def set_schedule_values(self, values: Mapping[str, float]) -> None:
+        self.temperature = float(values.get("gumbel_temperature", self.temperature))
+        if self.config.learnable_anchors:
+            self.anchors.requires_grad_(float(values.get("progress", 0.0)) >= self.config.anchors_unfreeze_at)
+
+    @torch.no_grad()
+    def set_target_centroids(self, centroids: torch.Tensor) -> None:
+        """Frozen anchors follow the target space (the EMA moves it); learned ones are left alone."""
+        if not self.config.learnable_anchors:
+            self.anchors.copy_(centroids)
+        if hasattr(self.router, "set_centroids"):
+            self.router.set_centroids(centroids)
+
+    def forward(self, question: torch.Tensor, steering: torch.Tensor) -> Prediction:
+        if not self.config.use_steering:
+            steering = torch.zeros_like(steering)
+        q = self.online_encoder(question)  # [B, D]
+        s = self.steering_encoder(steering)  # [B, H]
+        weights, logits = self.router(q, steering, self.temperature)  # [B, C]
+        coarse = weights.to(self.anchors.dtype) @ self.anchors  # [B, D]
+        correction = self.fine_head(torch.cat([q, s, coarse.to(q.dtype)], dim=-1))  # [B, D]
+        fine = (q - coarse) + correction if self.config.question_skip else correction
+        if self.steering_gate is not None:
+            fine = fine + self.config.steering_gate_gain * self.steering_gate * steering
+        prediction = coarse + fine
+        atypicality = fine.float().norm(dim=-1)  # [B]
+        if self.config.normalize_output:
+            prediction = l2_normalize(prediction)
+        return Prediction(prediction, {"routing_weights": weights, "routing_logits": logits, "coarse": coarse,
+                                       "fine": fine, "atypicality": atypicality})

@@ -1,0 +1,100 @@
+"""``jasper explain CHECKPOINT|RUN_DIR --question "text"``: a readable explanation of one prediction."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+
+import torch
+
+from jasper_core import hookimpl
+from jasper_core.errors import JasperError
+from jasper_core.training.restore import load_trained
+from jasper_plugins.nn import l2_normalize
+from jasper_plugins.xai.explainer import XAI
+
+
+def _embedder(setup):
+    from jasper_plugins.data.builder import DEFAULT_MODEL, sentence_transformer_embedder
+
+    name = getattr(setup.dataset, "meta", {}).get("model_name", DEFAULT_MODEL)
+    if name in ("synthetic", "custom"):
+        raise JasperError(f"this dataset's embeddings came from {name!r}, not a text model, so text cannot be embedded for it")
+    return sentence_transformer_embedder(name, progress=False)
+
+
+def _steering(args, setup, embed, q: torch.Tensor) -> tuple[torch.Tensor | None, str]:
+    ds = setup.dataset
+    if args.steering_cluster:
+        if args.steering_cluster not in ds.cluster_names:
+            from jasper_core.suggest import did_you_mean
+
+            raise JasperError(f"unknown cluster {args.steering_cluster!r}{did_you_mean(args.steering_cluster, ds.cluster_names)}; "
+                              f"clusters: {', '.join(ds.cluster_names)}")
+        c = ds.centroids[ds.cluster_names.index(args.steering_cluster)]
+        return l2_normalize(c - q), f"cluster '{args.steering_cluster}' (centroid direction)"
+    if args.steering_text:
+        return l2_normalize(embed([args.steering_text])[0].to(q)), f"text {args.steering_text!r} (keyword-weighted)"
+    return None, "none"
+
+
+def bar(value: float, width: int = 24) -> str:
+    return "█" * max(int(round(value * width)), 0)
+
+
+def run(args: argparse.Namespace, plugins) -> int:
+    from rich.console import Console
+
+    console = Console()
+    # Libraries loaded here (sentence-transformers, transformers) may print to stdout; keep
+    # stdout for the explanation alone so `--json` output stays parseable.
+    with contextlib.redirect_stdout(sys.stderr):
+        setup, _, path = load_trained(args.checkpoint, plugins, data=args.data)
+        embed = _embedder(setup)
+        q = embed([args.question])[0].to(setup.device)
+        steering, described = _steering(args, setup, embed, q)
+        xai = XAI(setup.model, setup.target, setup.dataset)
+        e = xai.explain_prediction(q, steering)
+    if args.figure:
+        from jasper_plugins.xai.figure import explanation_figure
+
+        explanation_figure(e, args.figure, title=f"{args.question}\n{e['actionable_signal']}")
+    if args.json:
+        print(XAI.to_json(e))
+        return 0
+    console.print(f"[bold]question[/]: {args.question}")
+    console.print(f"[bold]steering[/]: {described}   (model: {path})")
+    console.print(f"[bold]routed to[/]: {e['primary_subspace']} (confidence {e['confidence']:.2f}, {e['routing_source'].replace('_', ' ')})")
+    for name, w in list(e["routing_distribution"].items())[:5]:
+        console.print(f"  {w:5.2f} {bar(w)} {name}", highlight=False)
+    infl = e["steering_influence"]
+    console.print(f"[bold]steering influence[/]: routing KL {infl['kl']:.3f} nats, prediction shift {infl['l2_shift']:.3f}")
+    t = e["typical_atypicality"]
+    console.print(f"[bold]atypicality[/]: {e['atypicality']:.3f} (training questions: {t['mean']:.3f} ± {t['std']:.3f}); "
+                  f"coarse {e['coarse_norm']:.2f} vs fine {e['fine_norm']:.2f}")
+    console.print("[bold]similar known questions[/]:")
+    for p in e["similar_pairs"]:
+        console.print(f"  {p['similarity']:.2f} [{p['cluster']}] {p.get('question', '#' + str(p['pair']))}", highlight=False, markup=False)
+    console.print("[bold]top sources[/]:")
+    for i, s in enumerate(e["top_sources"], 1):
+        text = s.get("text", f"source #{s['source']}")
+        console.print(f"  {i}. {s['similarity']:.2f} [{s['cluster']}] {text[:110]}{'…' if len(text) > 110 else ''}", highlight=False, markup=False)
+    console.print(f"[bold]signal[/]: {e['actionable_signal']}", soft_wrap=True)
+    if args.figure:
+        console.print(f"figure: {args.figure}")
+    return 0
+
+
+@hookimpl
+def jasper_add_commands(subparsers):
+    p = subparsers.add_parser("explain", help="explain a trained model's prediction for a text question")
+    p.add_argument("checkpoint", help="a checkpoint file or a run directory")
+    p.add_argument("--question", required=True, help="the question text")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--steering-cluster", metavar="NAME", help="steer toward this cluster (by name)")
+    group.add_argument("--steering-text", metavar="TEXT", help="steer with this text (e.g. keywords)")
+    p.add_argument("--data", metavar="DIR", help="the dataset directory, if not the one in the recipe")
+    p.add_argument("--json", action="store_true", help="print the explanation as JSON")
+    p.add_argument("--figure", metavar="FILE", help="write the three-panel PNG figure")
+    p.set_defaults(handler=run)

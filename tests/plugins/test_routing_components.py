@@ -1,0 +1,103 @@
+"""Router, decomposed model and routing losses as units."""
+
+import math
+
+import pytest
+import torch
+
+from jasper_core import LossInputs
+from jasper_core.testing import random_loss_inputs
+from jasper_plugins.encoders.residual_mlp import ResidualMLPEncoder, ResidualMLPEncoderConfig
+from jasper_plugins.losses.disentanglement import DisentanglementLoss
+from jasper_plugins.losses.residual_penalty import ResidualPenaltyConfig, ResidualPenaltyLoss
+from jasper_plugins.losses.routing_ce import RoutingCEConfig, RoutingCELoss
+from jasper_plugins.losses.routing_entropy import RoutingEntropyConfig, RoutingEntropyLoss
+from jasper_plugins.models.decomposed import DecomposedPredictor, DecomposedPredictorConfig
+from jasper_plugins.routers.gumbel_softmax import GumbelSoftmaxRouter, GumbelSoftmaxRouterConfig
+
+
+def test_router__gumbel_in_training_softmax_or_argmax_at_inference():
+    router = GumbelSoftmaxRouter(GumbelSoftmaxRouterConfig(hidden_dim=8, hard=True), dim=6, num_clusters=4)
+    q, s = torch.randn(5, 6), torch.randn(5, 6)
+    w, logits = router.train()(q, s, 0.5)
+    assert w.shape == logits.shape == (5, 4) and torch.allclose(w.sum(1), torch.ones(5))
+    assert bool(((w == 0) | (w == 1)).all())  # hard straight-through sample
+    w_eval, logits_eval = router.eval()(q, s)
+    assert torch.allclose(w_eval, logits_eval.softmax(-1))
+
+
+def decomposed(**kw):
+    enc = ResidualMLPEncoder(ResidualMLPEncoderConfig(hidden_dim=8), dim=6)
+    router = GumbelSoftmaxRouter(GumbelSoftmaxRouterConfig(hidden_dim=8), dim=6, num_clusters=3)
+    return DecomposedPredictor(DecomposedPredictorConfig(hidden_dim=8, **kw), dim=6, num_clusters=3,
+                               centroids=torch.randn(3, 6), encoder=enc, router=router)
+
+
+def test_decomposed__explanation_and_untrained_identity():
+    model = decomposed(normalize_output=False).eval()
+    q = torch.randn(4, 6)
+    out = model(q, torch.zeros(4, 6))
+    ex = out.explanation
+    assert ex["routing_weights"].shape == (4, 3) and ex["coarse"].shape == ex["fine"].shape == (4, 6)
+    assert torch.allclose(out.prediction, ex["coarse"] + ex["fine"])
+    assert torch.allclose(out.prediction, q, atol=1e-5)  # untrained: coarse + (q − coarse) = q
+    assert torch.allclose(ex["atypicality"], ex["fine"].norm(dim=1))
+
+
+def test_decomposed__needs_a_router_and_unfreezes_anchors_on_schedule():
+    with pytest.raises(ValueError, match="needs a router"):
+        DecomposedPredictor(DecomposedPredictorConfig(), dim=6, num_clusters=3, centroids=torch.randn(3, 6),
+                            encoder=torch.nn.Identity(), router=None)
+    model = decomposed(learnable_anchors=True, anchors_unfreeze_at=0.5)
+    model.set_schedule_values({"progress": 0.2})
+    assert not model.anchors.requires_grad
+    model.set_schedule_values({"progress": 0.6})
+    assert model.anchors.requires_grad
+
+
+def routing_inputs(logits, cluster, fine=None, progress_target=0.5):
+    base = random_loss_inputs(batch=logits.shape[0], dim=6, clusters=logits.shape[1])
+    ex = {"routing_logits": logits, "routing_weights": logits.softmax(-1), "fine": fine if fine is not None else torch.zeros(logits.shape[0], 6)}
+    return LossInputs(prediction=base.prediction, target=base.target, negatives=base.negatives,
+                      negative_tiers=base.negative_tiers, centroids=base.centroids, cluster=cluster,
+                      explanation=ex, schedule={"entropy_target": progress_target})
+
+
+def test_routing_ce__low_when_confidently_right():
+    cluster = torch.tensor([0, 1, 2])
+    right = routing_inputs(torch.eye(3) * 20, cluster)
+    wrong = routing_inputs(torch.eye(3).roll(1, 0) * 20, cluster)
+    loss = RoutingCELoss(RoutingCEConfig())
+    assert float(loss(right)["loss"]) < 1e-6 and float(loss(right)["accuracy"]) == 1.0
+    assert float(loss(wrong)["loss"]) > 10
+
+
+def test_routing_entropy__follows_the_target():
+    loss = RoutingEntropyLoss(RoutingEntropyConfig(balance_weight=0.0))
+    uniform = routing_inputs(torch.zeros(4, 5), torch.zeros(4, dtype=torch.long), progress_target=1.0)
+    assert float(loss(uniform)["loss"]) == pytest.approx(0.0, abs=1e-9)
+    peaked = routing_inputs(torch.eye(5)[:4] * 30, torch.zeros(4, dtype=torch.long), progress_target=1.0)
+    assert float(loss(peaked)["loss"]) == pytest.approx(1.0, abs=1e-3)
+    balanced = RoutingEntropyLoss(RoutingEntropyConfig(balance_weight=1.0))
+    collapsed = routing_inputs(torch.tensor([[30.0, 0, 0]] * 4), torch.zeros(4, dtype=torch.long), progress_target=0.0)
+    assert float(balanced(collapsed)["loss"]) > 0.9  # everyone routed to one cluster
+
+
+def test_residual_penalty__hinge_above_margin():
+    loss = ResidualPenaltyLoss(ResidualPenaltyConfig(margin=1.0))
+    small = routing_inputs(torch.zeros(2, 3), torch.zeros(2, dtype=torch.long), fine=torch.full((2, 6), 0.1))
+    big = routing_inputs(torch.zeros(2, 3), torch.zeros(2, dtype=torch.long), fine=torch.full((2, 6), 1.0))
+    assert float(loss(small)["loss"]) == 0.0
+    assert float(loss(big)["loss"]) == pytest.approx((math.sqrt(6) - 1) ** 2, rel=1e-5)
+
+
+def test_disentanglement__zero_for_uncorrelated_routing():
+    logits = torch.log(torch.tensor([[0.5, 0.5], [0.5, 0.5], [0.5, 0.5]]))
+    assert float(DisentanglementLoss()(routing_inputs(logits, torch.zeros(3, dtype=torch.long)))["loss"]) == 0.0
+
+
+def test_routing_losses__say_which_model_they_need():
+    from jasper_plugins.losses.routing_ce import RoutingCELoss
+
+    with pytest.raises(ValueError, match='model.type = "decomposed"'):
+        RoutingCELoss(RoutingCEConfig())(random_loss_inputs())
