@@ -24,8 +24,12 @@ def explanation_figure(e: Mapping[str, Any], path: str | Path, *, top: int = 8, 
     axes[1].set(title=f"magnitudes (atypicality {e['atypicality']:.2f})", ylabel="L2 norm")
     axes[1].legend(fontsize=8)
     infl = e["steering_influence"]
-    axes[2].bar(["routing KL\n(nats)", "prediction\nshift (L2)"], [infl["kl"], infl["l2_shift"]], color="tab:purple")
-    axes[2].set(title="steering influence" + ("" if infl["steered"] else " (no steering given)"))
+    if infl["steered"]:
+        axes[2].bar(["routing KL\n(nats)", "prediction\nshift (L2)"], [infl["kl"], infl["l2_shift"]], color="tab:purple")
+        axes[2].set(title="steering influence")
+    else:
+        axes[2].text(0.5, 0.5, "no steering given", ha="center", va="center", fontsize=11, transform=axes[2].transAxes)
+        axes[2].set(title="steering influence", xticks=[], yticks=[])
     for ax in axes:
         ax.grid(alpha=0.3, axis="x" if ax is axes[0] else "y")
     fig.suptitle(title or e["actionable_signal"], fontsize=10, wrap=True)
