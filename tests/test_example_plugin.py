@@ -70,3 +70,23 @@ def test_example_plugin__loss_passes_the_shared_property_checks(example_installe
     from jasper_example.plugin import FocalInfoNCE, FocalInfoNCEConfig
 
     check_loss_properties(lambda: FocalInfoNCE(FocalInfoNCEConfig()), scale_invariant=True)
+
+
+def test_broken_distribution__import_error_is_named_and_cli_keeps_working(tmp_path, monkeypatch, capsys):
+    dist = tmp_path / "site" / "jasper_broken-0.2.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: jasper-broken\nVersion: 0.2.0\n")
+    (dist / "entry_points.txt").write_text("[jasper]\nbroken = jasper_broken_missing.plugin\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    plugins = load_plugins(disabled=[])
+    [failure] = plugins.failures
+    assert failure.name == "jasper-broken:broken" and failure.distribution == "jasper-broken"
+    assert failure.stage == "import" and "ModuleNotFoundError" in failure.error
+    assert "infonce" in plugins.registries.loss
+    assert main(["plugins"]) == 0
+    captured = capsys.readouterr()
+    assert "jasper-broken" in captured.err and "failed at import" in captured.err
+    assert main(["--strict-plugins", "plugins"]) == 1
+    assert "jasper-broken" in capsys.readouterr().err
+    monkeypatch.setenv("JASPER_DISABLE_PLUGINS", "jasper-broken")
+    assert not load_plugins().failures

@@ -135,11 +135,15 @@ def test_trainer__nonfinite_skip_counts_and_continues(tiny_recipe_text, tmp_path
     assert load_checkpoint(tmp_path / "run")["skipped_steps"] == 1
 
 
-def test_trainer__uncertainty_weighting_and_aux_warmup(tiny_recipe_text, tmp_path, plugins):
+def test_trainer__uncertainty_weighting_aux_warmup_and_periodic_checkpoints(tiny_recipe_text, tmp_path, plugins):
     train(tiny_recipe_text, tmp_path / "run", plugins,
-          overrides=["train.loss_weighting=uncertainty", "train.aux_warmup_epochs=1", "train.epochs=2"])
+          overrides=["train.loss_weighting=uncertainty", "train.aux_warmup_epochs=1", "train.epochs=3",
+                     "train.checkpoint_every=1", "train.keep_checkpoints=2"])
     ckpt = load_checkpoint(tmp_path / "run")
     assert "log_vars" in ckpt["composer"] and bool((ckpt["composer"]["log_vars"] != 0).any())
+    periodic = sorted(p.name for p in (tmp_path / "run" / "checkpoints").glob("epoch-*.pt"))
+    assert periodic == ["epoch-2.pt", "epoch-3.pt"]  # retention keeps the newest two
+    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "epoch-2.pt")["epoch"] == 2
 
 
 def test_checkpoint__truncated_and_malicious_files_are_refused(tiny_recipe_text, tmp_path, plugins, capsys):

@@ -51,3 +51,17 @@ def test_curriculum__moves_probability_toward_rich_variants():
     assert start == pytest.approx((0.5, 0.5, 0.0, 0.0))
     assert end == pytest.approx((0.25, 0.25, 0.25, 0.25)) and cur(60, 100) == pytest.approx(end)
     assert start[2] < mid[2] < end[2] and sum(mid) == pytest.approx(1.0)
+
+
+def test_epoch_batches__class_balanced(tmp_path):
+    from conftest import write_synthetic
+
+    data = write_synthetic(tmp_path / "d", num_clusters=3, per_cluster=60)
+    ds = JasperDataset(JasperDatasetConfig(path=str(data)), device="cpu")
+    # an unbalanced split: all of cluster 0's pairs, a tenth of the others
+    pairs = torch.cat([torch.arange(0, 60), torch.arange(60, 66), torch.arange(120, 126)])
+    gen = torch.Generator().manual_seed(0)
+    clusters = torch.cat([b.cluster for _ in range(20) for b in epoch_batches(
+        ds, pairs, 24, generator=gen, balance_by=ds.pair_cluster[pairs])])
+    share = torch.bincount(clusters, minlength=3).float() / len(clusters)
+    assert torch.allclose(share, torch.full((3,), 1 / 3), atol=0.04), share
