@@ -145,8 +145,8 @@ class Registries:
 class Registrar:
     """What a plugin's ``jasper_register_*`` hook receives: ``add`` into one kind, on behalf of one plugin.
 
-    Additions are staged and only committed once all of the plugin's hooks succeeded, so a plugin
-    that fails halfway leaves nothing behind.
+    Every name it adds is recorded in ``staged``; when one of the plugin's hooks raises, the
+    loader removes those names again, so a plugin that fails halfway leaves nothing behind.
     """
 
     def __init__(self, registry: Registry, plugin: str, staged: list[tuple[Registry, str]]) -> None:

@@ -75,6 +75,7 @@ def jasper_run_end(run: RunInfo, status: str, metrics: Mapping[str, Any]) -> Non
     """End of a run.
 
     Args:
-        status: ``"completed"``, ``"stopped"`` (non-finite loss) or ``"failed"``.
+        status: ``"completed"``, ``"stopped"`` (non-finite loss), ``"interrupted"`` (Ctrl-C) or
+            ``"failed"`` (any other error).
         metrics: the final evaluation results, if any.
     """

@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from jasper_core.batch import STEERING_VARIANTS
 from jasper_core.data import epoch_batches
 from jasper_core.errors import CheckpointError, JasperError, NonFiniteLossError
 from jasper_core.evaluation.context import run_evaluation
@@ -182,6 +183,9 @@ class Trainer:
         except NonFiniteLossError:
             status = "stopped"
             raise
+        except KeyboardInterrupt:
+            status = "interrupted"
+            raise
         finally:
             try:
                 hook.jasper_run_end(run=run, status=status, metrics=final)
@@ -220,7 +224,6 @@ class Trainer:
         elapsed = max(time.perf_counter() - started, 1e-9)
         metrics = {k: sums[k] / counts[k] for k in sums}
         mix = variant_counts / variant_counts.sum().clamp_min(1)
-        from jasper_core.batch import STEERING_VARIANTS
 
         metrics.update({f"steering/{name}": float(mix[i]) for i, name in enumerate(STEERING_VARIANTS)})
         metrics.update({"pairs_per_s": pairs_seen / elapsed, "epoch_seconds": elapsed, "step": float(step),

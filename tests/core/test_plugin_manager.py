@@ -102,3 +102,10 @@ def test_load_plugins__strict_env(monkeypatch):
 
     with pytest.raises(PluginError):
         load_plugins(extra=[("bad", _module("bad", jasper_register_losses=jasper_register_losses))], disabled=[])
+
+
+def test_load_plugins__trace_env_prints_hook_calls(monkeypatch, capsys):
+    monkeypatch.setenv("JASPER_TRACE_HOOKS", "1")
+    loaded = load_plugins(disabled=[])
+    loaded.hook.jasper_epoch_start(run=None, epoch=1)
+    assert "jasper_epoch_start" in capsys.readouterr().err
