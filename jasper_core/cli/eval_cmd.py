@@ -17,7 +17,8 @@ def run(args: argparse.Namespace, plugins) -> int:
     results = run_evaluation(setup.model, setup.target, setup.dataset, setup.recipe.eval, plugins.registries, args.split,
                              routed_top_m=setup.recipe.routing.routed_top_m)
     results["checkpoint"] = str(path)
-    out = Path(args.out) if args.out else path.parent.parent / f"eval-{args.split}.json"
+    run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
+    out = Path(args.out) if args.out else run_dir / f"eval-{args.split}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2), encoding="utf-8")
     stdout.print(eval_table(results))

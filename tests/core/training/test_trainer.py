@@ -184,3 +184,16 @@ def test_trainer__mixed_precision_trains_on_cpu(tiny_recipe_text, tmp_path, plug
     assert results["model"]["zero"]["mrr"] > 0
     if precision == "fp16":
         assert ckpt["scaler"]["scale"] > 0  # the gradient scaler's state is checkpointed
+
+
+def test_eval_cli__default_output_next_to_the_run_or_the_file(tiny_recipe_text, tmp_path, plugins):
+    import shutil
+
+    train(tiny_recipe_text, tmp_path / "run", plugins, overrides=["train.epochs=1"])
+    assert main(["eval", str(tmp_path / "run"), "--split", "val"]) == 0
+    assert (tmp_path / "run" / "eval-val.json").exists()
+    loose = tmp_path / "elsewhere" / "model.pt"
+    loose.parent.mkdir()
+    shutil.copy(tmp_path / "run" / "checkpoints" / "last.pt", loose)
+    assert main(["eval", str(loose)]) == 0
+    assert (loose.parent / "eval-test.json").exists()
