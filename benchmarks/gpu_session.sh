@@ -3,6 +3,7 @@
 #   usage (on the GPU machine, from the repository root): bash benchmarks/gpu_session.sh OUT_DIR
 # Needs the wheels of the pure-Python dependencies in .devwheels/ (pip download pluggy attrs cattrs
 # tomli-w rich markdown-it-py mdurl pygments typing-extensions) when the machine has no index.
+# The image's setuptools must be >= 77 (pyproject uses an SPDX licence string); else carry its wheel too.
 set -uo pipefail
 OUT=${1:-/tmp/jasper-gpu}
 mkdir -p "$OUT"
