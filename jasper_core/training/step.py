@@ -30,14 +30,18 @@ def autocast(setup: Setup):
     return torch.autocast(device_type=setup.device.type, dtype=setup.autocast_dtype)
 
 
-def loss_inputs(setup: Setup, batch: Batch, prediction: Any, schedule: dict[str, float]) -> LossInputs:
-    """Map positives, negatives and centroids into the target space and pack the loss inputs."""
+def loss_inputs(setup: Setup, batch: Batch, prediction: Any, schedule: dict[str, float],
+                centroids: Any = None) -> LossInputs:
+    """Map positives, negatives and centroids into the target space and pack the loss inputs.
+
+    ``centroids`` are the target-space centroids when the caller already computed them.
+    """
     return LossInputs(
         prediction=prediction.prediction.float(),
         target=setup.target(batch.source),
         negatives=setup.target(batch.negatives),
         negative_tiers=batch.negative_tiers,
-        centroids=setup.target_centroids(),
+        centroids=setup.target_centroids() if centroids is None else centroids,
         cluster=batch.cluster,
         explanation=prediction.explanation,
         schedule=schedule,
@@ -49,11 +53,12 @@ def compute_losses(setup: Setup, batch: Batch, *, step: int, total_steps: int, a
     schedule = setup.schedule_values(step, total_steps)
     if hasattr(setup.model, "set_schedule_values"):
         setup.model.set_schedule_values(schedule)
+    centroids = setup.target_centroids()
     if hasattr(setup.model, "set_target_centroids"):
-        setup.model.set_target_centroids(setup.target_centroids())
+        setup.model.set_target_centroids(centroids)
     with autocast(setup):
         prediction = setup.model(batch.question, batch.steering)
-    inputs = loss_inputs(setup, batch, prediction, schedule)
+    inputs = loss_inputs(setup, batch, prediction, schedule, centroids)
     total, parts = setup.composer(inputs, aux_active=aux_active)
     return total, parts, prediction
 

@@ -7,13 +7,22 @@ Works for routing models (``decomposed``: routing comes from the router) and for
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 import torch
 
 from jasper_plugins.nn import l2_normalize
 
 NEAREST_CENTROID_TEMPERATURE = 0.05
+
+
+class _Pass(NamedTuple):
+    weights: torch.Tensor
+    prediction: torch.Tensor
+    atypicality: torch.Tensor
+    source: str
+    coarse_norm: torch.Tensor
+    fine_norm: torch.Tensor
 
 
 class XAI:
@@ -40,12 +49,12 @@ class XAI:
         self.known_pairs = train
         self.known_questions = l2_normalize(dataset.questions[dataset.pair_question[train]])
         q = dataset.questions[dataset.pair_question[train]]
-        _, _, atyp, _ = self._forward(q, torch.zeros_like(q))
+        atyp = self._forward(q, torch.zeros_like(q)).atypicality
         self.typical_atypicality = (float(atyp.mean()), float(atyp.std()) if atyp.numel() > 1 else 0.0)
 
     @torch.no_grad()
-    def _forward(self, question: torch.Tensor, steering: torch.Tensor):
-        """→ routing weights [B,C], prediction [B,D], atypicality [B], routing source."""
+    def _forward(self, question: torch.Tensor, steering: torch.Tensor) -> "_Pass":
+        """One model pass: routing weights [B,C], prediction [B,D], atypicality [B], coarse and fine norms [B]."""
         out = self.model(question, steering)
         pred = out.prediction.float()
         if "routing_weights" in out.explanation:
@@ -55,20 +64,14 @@ class XAI:
             sims = l2_normalize(pred) @ l2_normalize(self.centroids).T
             weights = (sims / NEAREST_CENTROID_TEMPERATURE).softmax(dim=-1)
             source = "nearest_centroid"
-        if "atypicality" in out.explanation:
-            atyp = out.explanation["atypicality"].float()
-        else:
-            atyp = (pred - weights @ self.centroids).norm(dim=-1)
-        return weights, pred, atyp, source
-
-    def _coarse_fine(self, question: torch.Tensor, steering: torch.Tensor):
-        with torch.no_grad():
-            out = self.model(question, steering)
         if "coarse" in out.explanation:
-            return out.explanation["coarse"].float().norm(dim=-1), out.explanation["fine"].float().norm(dim=-1)
-        weights, pred, _, _ = self._forward(question, steering)
-        coarse = weights @ self.centroids
-        return coarse.norm(dim=-1), (pred - coarse).norm(dim=-1)
+            coarse_norm = out.explanation["coarse"].float().norm(dim=-1)
+            fine_norm = out.explanation["fine"].float().norm(dim=-1)
+        else:
+            coarse = weights @ self.centroids
+            coarse_norm, fine_norm = coarse.norm(dim=-1), (pred - coarse).norm(dim=-1)
+        atyp = out.explanation["atypicality"].float() if "atypicality" in out.explanation else fine_norm
+        return _Pass(weights, pred, atyp, source, coarse_norm, fine_norm)
 
     @staticmethod
     def _kl(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
@@ -82,11 +85,11 @@ class XAI:
         q = question.unsqueeze(0) if single else question
         q = q.to(self.centroids.device).float()
         s = torch.zeros_like(q) if steering is None else (steering.unsqueeze(0) if steering.dim() == 1 else steering).to(q).float()
-        w, pred, atyp, source = self._forward(q, s)
-        w0, pred0, _, _ = self._forward(q, torch.zeros_like(q))
-        kl = self._kl(w, w0)
-        shift = (pred - pred0).norm(dim=-1)
-        coarse_n, fine_n = self._coarse_fine(q, s)
+        steered, unsteered = self._forward(q, s), self._forward(q, torch.zeros_like(q))
+        w, pred, atyp, source = steered.weights, steered.prediction, steered.atypicality, steered.source
+        kl = self._kl(w, unsteered.weights)
+        shift = (pred - unsteered.prediction).norm(dim=-1)
+        coarse_n, fine_n = steered.coarse_norm, steered.fine_norm
         sims = l2_normalize(q) @ self.known_questions.T  # [B, N_train]
         nn_val, nn_idx = sims.topk(min(neighbours, sims.shape[1]), dim=1)
         src_val, src_idx = (l2_normalize(pred) @ self.corpus.T).topk(min(top_sources, self.corpus.shape[0]), dim=1)
