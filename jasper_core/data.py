@@ -59,6 +59,14 @@ def variant_code(name: str) -> int:
         raise ValueError(f"unknown steering variant {name!r}; choose from {', '.join(STEERING_VARIANTS)}") from None
 
 
+def num_batches(n: int, batch_size: int, drop_last: bool) -> int:
+    """Batches in one pass over ``n`` pairs; with ``drop_last`` the incomplete last batch is dropped,
+    unless it is the only one."""
+    if n == 0:
+        return 0
+    return n // batch_size if drop_last and n >= batch_size else -(-n // batch_size)
+
+
 def epoch_batches(
     dataset: Dataset,
     pairs: torch.Tensor,
@@ -100,7 +108,7 @@ def epoch_batches(
         codes = torch.multinomial(probs, n, replacement=True, generator=generator)
     order = order.to(pairs.device)
     codes = codes.to(pairs.device)
-    stop = n - n % batch_size if drop_last and n >= batch_size else n
-    for start in range(0, stop, batch_size):
+    for i in range(num_batches(n, batch_size, drop_last)):
+        start = i * batch_size
         sel = order[start : start + batch_size]
         yield dataset.gather(pairs[sel], codes[start : start + batch_size])

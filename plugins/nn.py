@@ -33,6 +33,23 @@ def mlp(in_dim: int, hidden_dim: int, out_dim: int, *, num_layers: int, dropout:
     return nn.Sequential(*layers)
 
 
+class SteeringGate(nn.Module):
+    """A direct, low-capacity path for the steering hint: ``gain · gate ⊙ steering`` (``[B, D]``).
+
+    The per-dimension gate starts at 0, so an untrained model ignores the hint; the gain lets Adam
+    move it at a useful rate while the MLPs learn slowly (their memorisation is what a low-capacity
+    path avoids).
+    """
+
+    def __init__(self, dim: int, gain: float) -> None:
+        super().__init__()
+        self.gain = float(gain)
+        self.weight = nn.Parameter(torch.zeros(dim))
+
+    def forward(self, steering: torch.Tensor) -> torch.Tensor:
+        return self.gain * self.weight * steering
+
+
 def l2_normalize(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     """Unit-normalise the last dimension, safe for near-zero vectors."""
     return x / x.norm(dim=-1, keepdim=True).clamp_min(eps)

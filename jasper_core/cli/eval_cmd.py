@@ -14,8 +14,7 @@ from jasper_core.training.restore import load_trained
 
 def run(args: argparse.Namespace, plugins) -> int:
     setup, ckpt, path = load_trained(args.checkpoint, plugins, data=args.data)
-    results = run_evaluation(setup.model, setup.target, setup.dataset, setup.recipe.eval, plugins.registries, args.split,
-                             routed_top_m=setup.recipe.routing.routed_top_m)
+    results = run_evaluation(setup.model, setup.target, setup.dataset, setup.recipe, plugins.registries, args.split)
     results["checkpoint"] = str(path)
     run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
     out = Path(args.out) if args.out else run_dir / f"eval-{args.split}.json"

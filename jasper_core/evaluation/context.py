@@ -41,9 +41,10 @@ class EvalContext:
     routed_top_m: tuple[int, ...] = (1, 3)
 
 
-def run_evaluation(model: torch.nn.Module, target: Callable, dataset: Dataset, eval_section: Any, registries: Any,
-                   split: str, metric_component: Any = None, routed_top_m: tuple[int, ...] = (1, 3)) -> dict[str, Any]:
-    """Evaluate ``model`` on ``split`` with the recipe's metric (``eval.metric``)."""
+def run_evaluation(model: torch.nn.Module, target: Callable, dataset: Dataset, recipe: Any, registries: Any,
+                   split: str) -> dict[str, Any]:
+    """Evaluate ``model`` on ``split`` with the recipe's metric (``eval.metric``) and settings."""
+    eval_section = recipe.eval
     was_training = model.training
     model.eval()
     if hasattr(model, "set_target_centroids"):
@@ -64,9 +65,9 @@ def run_evaluation(model: torch.nn.Module, target: Callable, dataset: Dataset, e
     ctx = EvalContext(
         dataset=dataset, split=split, pairs=dataset.split(split), predict=predict, explain=explain, encode=encode,
         variants=tuple(eval_section.variants), ks=tuple(eval_section.ks), batch_size=eval_section.batch_size,
-        per_cluster=eval_section.per_cluster, routed_top_m=tuple(routed_top_m),
+        per_cluster=eval_section.per_cluster, routed_top_m=tuple(recipe.routing.routed_top_m),
     )
-    metric = (metric_component or eval_section.metric).build(registries)
+    metric = eval_section.metric.build(registries)
     try:
         return metric(ctx)
     finally:

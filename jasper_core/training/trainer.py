@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import torch
 
 from jasper_core.batch import STEERING_VARIANTS
-from jasper_core.data import epoch_batches
+from jasper_core.data import epoch_batches, num_batches
 from jasper_core.errors import CheckpointError, JasperError, NonFiniteLossError
 from jasper_core.evaluation.context import run_evaluation
 from jasper_core.recipe import Recipe, recipe_to_dict, recipe_to_toml
@@ -22,13 +21,6 @@ from jasper_core.training.run_info import RunInfo
 from jasper_core.training.step import train_step
 
 CHECKPOINT_DIR = "checkpoints"
-
-
-def steps_per_epoch(n: int, batch_size: int, drop_last: bool) -> int:
-    """Matches :func:`jasper_core.data.epoch_batches`."""
-    if n == 0:
-        return 0
-    return n // batch_size if drop_last and n >= batch_size else math.ceil(n / batch_size)
 
 
 def primary_score(results: dict[str, Any], metric: str, variant: str) -> float:
@@ -147,7 +139,7 @@ class Trainer:
         if self.resume_from is not None:
             step, start_epoch, logger_state = self._restore(setup, gen)
         train_pairs = setup.dataset.split("train")
-        spe = steps_per_epoch(int(train_pairs.shape[0]), recipe.train.batch_size, recipe.train.drop_last)
+        spe = num_batches(int(train_pairs.shape[0]), recipe.train.batch_size, recipe.train.drop_last)
         total = spe * recipe.train.epochs
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "recipe.toml").write_text(recipe_to_toml(recipe), encoding="utf-8")
@@ -246,8 +238,7 @@ class Trainer:
         return prediction_health(pred)
 
     def _evaluate(self, setup: Setup, split: str) -> dict[str, Any]:
-        return run_evaluation(setup.model, setup.target, setup.dataset, self.recipe.eval, self.plugins.registries, split,
-                              routed_top_m=self.recipe.routing.routed_top_m)
+        return run_evaluation(setup.model, setup.target, setup.dataset, self.recipe, self.plugins.registries, split)
 
     def _final_evaluation(self, setup: Setup) -> dict[str, Any]:
         """Evaluate the best checkpoint (by validation) on ``eval.final_split``; write ``eval.json``."""

@@ -17,7 +17,7 @@ from torch import nn
 
 from jasper_core import Prediction, Predictor
 from jasper_core.validators import at_least, one_of, positive, probability
-from jasper_plugins.nn import ACTIVATIONS, l2_normalize, mlp
+from jasper_plugins.nn import ACTIVATIONS, SteeringGate, l2_normalize, mlp
 
 
 @attrs.frozen(kw_only=True)
@@ -54,7 +54,7 @@ class DecomposedPredictor(Predictor):
         self.fine_head = mlp(dim + config.hidden_dim + dim, config.hidden_dim, dim, num_layers=config.num_layers,
                              dropout=config.dropout, activation=config.activation, zero_last=True)
         self.anchors = nn.Parameter(centroids.detach().clone().float(), requires_grad=False)  # [C, D]
-        self.steering_gate = nn.Parameter(torch.zeros(dim)) if config.steering_gate else None
+        self.steering_gate = SteeringGate(dim, config.steering_gate_gain) if config.steering_gate else None
         self.temperature = 1.0
 
     def set_schedule_values(self, values: Mapping[str, float]) -> None:
@@ -80,7 +80,7 @@ class DecomposedPredictor(Predictor):
         correction = self.fine_head(torch.cat([q, s, coarse.to(q.dtype)], dim=-1))  # [B, D]
         fine = (q - coarse) + correction if self.config.question_skip else correction
         if self.steering_gate is not None:
-            fine = fine + self.config.steering_gate_gain * self.steering_gate * steering
+            fine = fine + self.steering_gate(steering)
         prediction = coarse + fine
         atypicality = fine.float().norm(dim=-1)  # [B]
         if self.config.normalize_output:

@@ -14,7 +14,7 @@ from torch import nn
 
 from jasper_core import Prediction, Predictor
 from jasper_core.validators import at_least, one_of, positive, probability
-from jasper_plugins.nn import ACTIVATIONS, l2_normalize, mlp
+from jasper_plugins.nn import ACTIVATIONS, SteeringGate, l2_normalize, mlp
 
 
 @attrs.frozen(kw_only=True)
@@ -42,9 +42,7 @@ class JEPAPredictor(Predictor):
         self.head = mlp(dim + config.hidden_dim, config.hidden_dim, dim, num_layers=config.num_layers,
                         dropout=config.dropout, activation=config.activation, layer_norm=config.layer_norm,
                         zero_last=config.residual)
-        # A direct, low-capacity path for the hint: prediction += gain · gate ⊙ steering. The gate
-        # starts at 0; the gain lets Adam move it at a useful rate while the MLP learns slowly.
-        self.steering_gate = nn.Parameter(torch.zeros(dim)) if config.steering_gate else None
+        self.steering_gate = SteeringGate(dim, config.steering_gate_gain) if config.steering_gate else None
 
     def forward(self, question: torch.Tensor, steering: torch.Tensor) -> Prediction:
         q = self.online_encoder(question)  # [B, D]
@@ -53,7 +51,7 @@ class JEPAPredictor(Predictor):
         if self.config.residual:
             out = q + out
         if self.steering_gate is not None:
-            out = out + self.config.steering_gate_gain * self.steering_gate * steering
+            out = out + self.steering_gate(steering)
         if self.config.normalize_output:
             out = l2_normalize(out)
         return Prediction(out, {"question_latent": q})

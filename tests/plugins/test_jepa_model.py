@@ -34,6 +34,6 @@ def test_jepa__non_residual_and_unnormalised_variants():
 def test_jepa__steering_changes_the_prediction_once_trained():
     model = make().eval()
     with torch.no_grad():
-        model.steering_gate.fill_(0.01)
+        model.steering_gate.weight.fill_(0.01)
     q = torch.randn(2, 16)
     assert not torch.allclose(model(q, torch.zeros(2, 16)).prediction, model(q, torch.randn(2, 16)).prediction)
