@@ -73,6 +73,10 @@ class Plugins:
         return self.manager.hook
 
 
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "") in ("1", "true", "yes")
+
+
 def _env_list(name: str) -> list[str]:
     return [p.strip() for p in os.environ.get(name, "").split(",") if p.strip()]
 
@@ -125,12 +129,12 @@ def load_plugins(
     Returns:
         The manager, the registries and the list of skipped plugins with reasons.
     """
-    strict = os.environ.get("JASPER_STRICT_PLUGINS", "") in ("1", "true", "yes") if strict is None else strict
+    strict = _env_flag("JASPER_STRICT_PLUGINS") if strict is None else strict
     disabled_names = set(_env_list("JASPER_DISABLE_PLUGINS") if disabled is None else disabled)
     manager = pluggy.PluginManager(PROJECT)
     for module in SPEC_MODULES:
         manager.add_hookspecs(module)
-    if os.environ.get("JASPER_TRACE_HOOKS", "") in ("1", "true", "yes"):
+    if _env_flag("JASPER_TRACE_HOOKS"):
         manager.trace.root.setwriter(lambda msg: sys.stderr.write(msg))
         manager.enable_tracing()
 

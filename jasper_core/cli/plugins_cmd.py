@@ -10,7 +10,7 @@ import attrs
 from rich.table import Table
 
 from jasper_core.cli.common import jsonable, stdout
-from jasper_core.recipe.structure import type_name, unstructure_config
+from jasper_core.recipe.structure import unstructure_config
 
 
 def config_fields(config: type | None) -> dict[str, Any]:
@@ -60,4 +60,4 @@ def add_parser(sub) -> None:
     p.set_defaults(handler=run)
 
 
-__all__ = ["add_parser", "config_fields", "describe", "type_name"]
+__all__ = ["add_parser", "config_fields", "describe"]

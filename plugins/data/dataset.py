@@ -100,16 +100,17 @@ class JasperDataset:
 
     def gather(self, pairs: torch.Tensor, variants: torch.Tensor) -> Batch:
         negatives = self.negatives[pairs]  # [B, K]
+        source_index = self.pair_source[pairs]  # [B]
         return Batch(
             question=self.questions[self.pair_question[pairs]],
             steering=self.steering(pairs, variants),
             steering_variant=variants,
-            source=self.sources[self.pair_source[pairs]],
+            source=self.sources[source_index],
             negatives=self.sources[negatives],
             negative_tiers=self.negative_tiers[pairs],
             cluster=self.pair_cluster[pairs],
             relevance=self.pair_relevance[pairs],
-            source_index=self.pair_source[pairs],
+            source_index=source_index,
             pair_index=pairs,
         )
 
