@@ -182,7 +182,8 @@ def build_tensors(records: list[dict[str, Any]], embed: Embedder, *, seed: int =
     if not 0 <= val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
         raise ValueError("val and test fractions must be in [0, 1) and leave pairs to train on")
     g = torch.Generator().manual_seed(seed)
-    auto_kw = salient_words([r["question"] + " " + r["source"] for r in records], keywords_per_pair)
+    # Automatic keywords come from the question alone: words of the answer passage would leak it.
+    auto_kw = salient_words([r["question"] for r in records], keywords_per_pair)
     for r, kw in zip(records, auto_kw):
         if not r["keywords"]:
             r["keywords"] = kw
