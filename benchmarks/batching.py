@@ -8,7 +8,7 @@ import time
 import torch
 
 from common import synthetic_dataset_dir
-from jasper_core.data import epoch_batches
+from jasper_core.training.batches import epoch_batches
 from jasper_plugins.data.dataset import JasperDataset, JasperDatasetConfig
 
 

@@ -18,7 +18,7 @@ ABLATIONS = {
     "quickstart (residual, EMA target, 4 losses, gate)": [],
     "no residual form": ["model.residual=false"],
     "no steering gate": ["model.steering_gate=false"],
-    "identity target space": ["ema.target=identity"],
+    "identity target space": ["target_space.mode=identity"],
     "infonce only": ['loss=[{type="infonce"}]'],
     "lr 1e-3": ["optim.lr=1e-3"],
 }

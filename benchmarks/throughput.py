@@ -12,7 +12,7 @@ import torch
 
 from common import synthetic_dataset_dir
 from jasper_core import load_plugins
-from jasper_core.data import epoch_batches
+from jasper_core.training.batches import epoch_batches
 from jasper_core.recipe import load_recipe
 from jasper_core.training.assemble import assemble
 from jasper_core.training.step import train_step

@@ -51,7 +51,7 @@ hidden_dim = 32
 num_layers = 2
 dropout = 0.1
 
-[ema.encoder]
+[target_space.encoder]
 type = "residual_mlp"
 hidden_dim = 32
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import attrs
 
 from jasper_core.hookspecs import SPEC_MODULES
-from jasper_core.recipe import EmaSection, EvalSection, OptimSection, Recipe, TrainSection
+from jasper_core.recipe import EvalSection, OptimSection, Recipe, TargetSpaceSection, TrainSection
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -35,7 +35,7 @@ def test_docs__every_builtin_component_is_documented(plugins):
 
 def test_docs__every_recipe_key_is_documented():
     text = (DOCS / "recipes.md").read_text()
-    for cls in (Recipe, EmaSection, OptimSection, TrainSection, EvalSection):
+    for cls in (Recipe, TargetSpaceSection, OptimSection, TrainSection, EvalSection):
         for field in attrs.fields(cls):
             name = field.name
             assert f"`{name}`" in text or f"`[{name}]`" in text, f"{cls.__name__}.{name}"

@@ -12,6 +12,11 @@ import torch
 
 from conftest import TINY_RECIPE, write_synthetic
 from jasper_core.training.checkpoint import load_checkpoint
+from jasper_core.training.run_dir import RunDir
+
+
+def last(run_dir):
+    return RunDir(run_dir).checkpoint("last")
 
 
 def jasper(*args):
@@ -46,13 +51,13 @@ def test_kill_mid_epoch_then_resume(tmp_path):
         time.sleep(0.05)
     proc.wait(timeout=30)
     assert killed_at is not None, "training finished before it could be killed mid-epoch"
-    assert load_checkpoint(run)["epoch"] == killed_at[0]  # the last complete epoch survived the kill
+    assert load_checkpoint(last(run))["epoch"] == killed_at[0]  # the last complete epoch survived the kill
 
     resumed = subprocess.run(jasper("train", str(recipe), "--run-dir", str(run), "--resume", "auto"),
                              capture_output=True, text=True, env=env, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
-    a = load_checkpoint(tmp_path / "straight")
-    b = load_checkpoint(run)
+    a = load_checkpoint(last(tmp_path / "straight"))
+    b = load_checkpoint(last(run))
     assert b["epoch"] == 4 and a["step"] == b["step"]
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
     assert json.loads((run / "eval.json").read_text())["model"] == json.loads((tmp_path / "straight" / "eval.json").read_text())["model"]

@@ -9,9 +9,9 @@ from pathlib import Path
 import torch
 
 from jasper_core.cli.common import add_recipe_arguments, recipe_overrides, stdout
-from jasper_core.data import epoch_batches
 from jasper_core.recipe import load_recipe
 from jasper_core.training.assemble import assemble
+from jasper_core.training.batches import epoch_batches
 from jasper_core.training.step import compute_losses
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from rich.console import Console
 
 from jasper_core.plugin_manager import Plugins, load_plugins
+from jasper_core.recipe.overrides import set_override
 
 stdout = Console()
 stderr = Console(stderr=True)
@@ -31,12 +32,8 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
 def recipe_overrides(args: argparse.Namespace) -> list[str]:
     overrides = list(args.overrides)
     if getattr(args, "data", None):
-        overrides.append(f'data.path="{_toml_escape(args.data)}"')
+        overrides.append(set_override("data.path", args.data))
     return overrides
-
-
-def _toml_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def print_error(exc: BaseException) -> None:

@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from jasper_core.cli.common import stdout
-from jasper_core.evaluation.context import run_evaluation
+from jasper_core.evaluation.evaluate import run_evaluation
 from jasper_core.evaluation.report import eval_table, routing_summary, verdict
-from jasper_core.training.restore import load_trained
+from jasper_core.training.run_dir import RunDir, load_trained
 
 
 def run(args: argparse.Namespace, plugins) -> int:
-    setup, ckpt, path = load_trained(args.checkpoint, plugins, data=args.data)
-    results = run_evaluation(setup.model, setup.target, setup.dataset, setup.recipe, plugins.registries, args.split)
-    results["checkpoint"] = str(path)
-    run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
-    out = Path(args.out) if args.out else run_dir / f"eval-{args.split}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    setup, _, path = load_trained(args.checkpoint, plugins, data=args.data)
+    results = run_evaluation(setup.model, setup.target_space, setup.dataset, setup.recipe, plugins.registries, args.split)
+    results.checkpoint = str(path)
+    run_dir = RunDir.of_checkpoint(path)
+    out = run_dir.write_eval(results, Path(args.out) if args.out else run_dir.eval_file(args.split))
+    section = setup.recipe.eval
     stdout.print(eval_table(results))
-    stdout.print(verdict(results), soft_wrap=True)
+    stdout.print(verdict(results, section.best_metric, section.best_variant), soft_wrap=True)
     if routing_summary(results):
         stdout.print(routing_summary(results), soft_wrap=True)
     stdout.print(f"written: {out}")

@@ -10,7 +10,7 @@ import attrs
 from rich.table import Table
 
 from jasper_core.cli.common import jsonable, stdout
-from jasper_core.recipe.structure import unstructure_config
+from jasper_core.recipe.convert import unstructure_config
 
 
 def config_fields(config: type | None) -> dict[str, Any]:

@@ -1,57 +1,60 @@
-"""Render an ``eval.json`` structure as a table (console logger, ``jasper eval``, ``make demo``)."""
+"""Render :class:`EvalResults` as a table and verdict lines (console logger, ``jasper eval``, ``make demo``)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.table import Table
+
+from jasper_core.contracts import EvalResults
+from jasper_core.contracts.steering import STEERING_VARIANTS, label
 
 COLUMNS = ("recall@1", "recall@5", "recall@10", "mrr", "ndcg@10")
 HEADERS = {"recall@1": "R@1", "recall@5": "R@5", "recall@10": "R@10", "mrr": "MRR", "ndcg@10": "nDCG@10"}
 
 
-def eval_table(results: dict[str, Any], title: str | None = None) -> Table:
-    """One row per steering variant of the model, then the baselines; best MRR in bold."""
-    split = results.get("split", "?")
-    title = title or f"retrieval on {split} ({results.get('num_queries', '?')} queries, corpus {results.get('corpus_size', '?')})"
+def _variant_label(variant: str) -> str:
+    return label(variant) if variant in STEERING_VARIANTS else variant
+
+
+def eval_table(results: EvalResults, title: str | None = None) -> Table:
+    """One row per steering variant of the model, the routed searches, then the baselines."""
+    title = title or f"retrieval on {results.split} ({results.num_queries} queries, corpus {results.corpus_size})"
     table = Table(title=title, title_justify="left")
-    cols = [c for c in COLUMNS if any(c in m for m in results.get("model", {}).values())] or list(COLUMNS)
+    cols = [c for c in COLUMNS if any(c in m for m in results.model.values())] or list(COLUMNS)
     table.add_column("predictor", no_wrap=True)
     for c in cols:
         table.add_column(HEADERS.get(c, c), justify="right")
-    rows = [(f"model, {v} steering", m) for v, m in results.get("model", {}).items()]
-    for v, by_m in results.get("routed", {}).items():
-        rows += [(f"  routed {m}, {v} steering", metrics) for m, metrics in by_m.items()]
-    rows += [(f"baseline {b}", m) for b, m in results.get("baselines", {}).items()]
-    for name, metrics in rows:
-        style = "dim" if name.startswith("baseline") else ("italic" if name.startswith("  routed") else None)
+    rows = [(f"model, {_variant_label(v)} steering", m, None) for v, m in results.model.items()]
+    for v, by_m in results.routed.items():
+        rows += [(f"  routed {m}, {_variant_label(v)} steering", metrics, "italic") for m, metrics in by_m.items()]
+    rows += [(f"baseline {b}", m, "dim") for b, m in results.baselines.items()]
+    for name, metrics, style in rows:
         table.add_row(name, *[f"{metrics.get(c, float('nan')):.3f}" for c in cols], style=style)
     return table
 
 
-def verdict(results: dict[str, Any], metric: str = "mrr") -> str:
-    """One line: does the model beat plain cosine retrieval (and the cluster-filtered search)?"""
-    model = results.get("model", {})
-    base = results.get("baselines", {})
-    if not model or "question_cosine" not in base:
+def verdict(results: EvalResults, metric: str = "mrr", variant: str = "zero") -> str:
+    """One line: does the model, with the chosen steering ``variant``, beat plain cosine retrieval
+    (and the search restricted to the true cluster)?"""
+    cos = results.baseline("question_cosine", metric)
+    if variant not in results.model or metric not in results.model[variant] or cos is None:
         return ""
-    best_variant, best = max(((v, m[metric]) for v, m in model.items()), key=lambda t: t[1])
-    cos = base["question_cosine"][metric]
-    line = f"best model {metric} {best:.3f} ({best_variant} steering) vs question_cosine {cos:.3f}: "
+    best = results.score(metric, variant)
+    line = f"model {metric} {best:.3f} ({_variant_label(variant)} steering) vs question_cosine {cos:.3f}: "
     line += f"{'beats' if best > cos else 'does NOT beat'} plain cosine retrieval ({best - cos:+.3f})"
-    if "cluster_filtered" in base:
-        cf = base["cluster_filtered"][metric]
+    cf = results.baseline("cluster_filtered", metric)
+    if cf is not None:
         line += f"; cluster_filtered {cf:.3f} ({'beaten' if best > cf else 'not beaten'})"
     return line
 
 
-def routing_summary(results: dict[str, Any]) -> str:
+def routing_summary(results: EvalResults) -> str:
     """One line per variant on routing quality and routed-search speed (empty for non-routing models)."""
     lines = []
-    for variant, r in results.get("routing", {}).items():
-        lines.append(f"routing ({variant} steering): hard accuracy {r['accuracy_hard']:.3f}, soft {r['accuracy_soft']:.3f}, "
-                     f"entropy {r['entropy']:.2f}/{r['max_entropy']:.2f}, residual norm {r.get('residual_norm', float('nan')):.3f}")
-    t = results.get("search_timing")
+    for variant, r in results.routing.items():
+        lines.append(f"routing ({_variant_label(variant)} steering): hard accuracy {r['accuracy_hard']:.3f}, "
+                     f"soft {r['accuracy_soft']:.3f}, entropy {r['entropy']:.2f}/{r['max_entropy']:.2f}, "
+                     f"mean atypicality {r.get('mean_atypicality', float('nan')):.3f}")
+    t = results.search_timing
     if t:
         lines.append(f"search time per 1k queries: full {t['full_ms_per_1k_queries']:.2f} ms, "
                      f"routed top-1 {t['routed_top1_ms_per_1k_queries']:.2f} ms")

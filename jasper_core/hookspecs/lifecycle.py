@@ -1,18 +1,17 @@
 """Lifecycle hooks, called by the trainer on every registered logger or callback.
 
-All receive ``run``, a :class:`jasper_core.training.run_info.RunInfo` (run directory, resolved
-recipe, step counts, whether this is the main process, a ``logger_state`` dict persisted in
-checkpoints). Return values are ignored. Only the main process calls them.
+All receive ``run``, a :class:`jasper_core.RunInfo` (run directory, resolved recipe, step counts,
+a ``logger_state`` dict persisted in checkpoints). Return values are ignored.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from jasper_core.hookspecs.markers import hookspec
 
 if TYPE_CHECKING:
-    from jasper_core.training.run_info import RunInfo
+    from jasper_core.contracts import EvalResults, RunInfo
 
 
 @hookspec
@@ -35,7 +34,7 @@ def jasper_step_end(run: RunInfo, step: int, metrics: Mapping[str, float]) -> No
 
     Args:
         step: the global step just completed (1-based).
-        metrics: plain floats: every loss component, ``lr``, ``tau``, ``grad_norm``, ...
+        metrics: plain floats: every loss component, ``lr``, ``ema_decay``, ``grad_norm``, ...
     """
 
 
@@ -50,13 +49,14 @@ def jasper_epoch_end(run: RunInfo, epoch: int, metrics: Mapping[str, float]) -> 
 
 
 @hookspec
-def jasper_eval_end(run: RunInfo, epoch: int, split: str, results: Mapping[str, Any]) -> None:
+def jasper_eval_end(run: RunInfo, epoch: int, split: str, results: EvalResults) -> None:
     """After a retrieval evaluation.
 
     Args:
         epoch: 0 for the evaluation before training.
         split: ``"val"`` or ``"test"``.
-        results: the ``eval.json`` structure (``model`` per steering variant, ``baselines``).
+        results: the figures (``results.model`` per steering variant, ``results.baselines``,
+            ``results.flat()`` for every figure under a slash path).
     """
 
 
@@ -71,11 +71,11 @@ def jasper_checkpoint_saved(run: RunInfo, path: str, tags: tuple[str, ...]) -> N
 
 
 @hookspec
-def jasper_run_end(run: RunInfo, status: str, metrics: Mapping[str, Any]) -> None:
+def jasper_run_end(run: RunInfo, status: str, metrics: EvalResults | None) -> None:
     """End of a run.
 
     Args:
         status: ``"completed"``, ``"stopped"`` (non-finite loss), ``"interrupted"`` (Ctrl-C) or
             ``"failed"`` (any other error).
-        metrics: the final evaluation results, if any.
+        metrics: the final evaluation (best checkpoint on ``eval.final_split``), or None.
     """

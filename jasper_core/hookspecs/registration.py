@@ -3,7 +3,9 @@
 Each receives a ``registry`` whose ``add(name, factory, config=AttrsClass)`` registers a
 component on behalf of the calling plugin. Return values are ignored. A name that is already
 taken raises and names both plugins. What ``factory`` is called with depends on the kind and is
-documented on each hook.
+documented on each hook. Components nested in a config (fields declared with
+``jasper_core.recipe.component(kind, default)``, e.g. a model's ``router`` or a loss's schedule) are
+built first and passed to the factory as keyword arguments named after the field.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ def jasper_register_datasets(registry: Registrar) -> None:
 
     Args:
         registry: ``add(name, factory, config=...)``; ``factory(config, *, device)`` returns an
-            object implementing :class:`jasper_core.data.Dataset`.
+            object implementing :class:`jasper_core.Dataset`.
     """
 
 
@@ -31,10 +33,11 @@ def jasper_register_models(registry: Registrar) -> None:
     """Register predictor models.
 
     Args:
-        registry: ``factory(config, *, dim, num_clusters, centroids, encoder, router)`` returns a
-            :class:`jasper_core.model.Predictor` (``[B,D], [B,D] -> Prediction``); ``centroids``
-            is ``[C,D]`` in the raw embedding space, ``encoder`` the online encoder to use on the
-            question path, ``router`` the recipe's ``[routing.router]`` (use it or ignore it).
+        registry: ``factory(config, *, dim, num_clusters, centroids, encoder, **nested)`` returns
+            a :class:`jasper_core.Predictor` (``(question [B,D], steering [B,D], state: StepState)
+            -> Prediction``); ``centroids`` is ``[C,D]`` in the raw embedding space, ``encoder``
+            the online encoder to use on the question path; ``nested`` holds the built components
+            of the model's own config (a model that routes declares ``router`` there).
     """
 
 
@@ -52,10 +55,10 @@ def jasper_register_routers(registry: Registrar) -> None:
     """Register subspace routers.
 
     Args:
-        registry: ``factory(config, *, dim, num_clusters, centroids)`` returns a module mapping
-            ``(question [B,D], steering [B,D], temperature) -> (weights [B,C], logits [B,C])``;
-            ``centroids`` is ``[C,D]`` (raw space); a ``set_centroids(centroids)`` method, if present,
-            receives the target-space centroids before each forward pass.
+        registry: ``factory(config, *, dim, num_clusters, centroids, **nested)`` returns a
+            :class:`jasper_core.Router` mapping ``(question [B,D], steering [B,D], state:
+            StepState) -> (weights [B,C], logits [B,C])``; ``centroids`` is ``[C,D]`` (raw space),
+            ``state.centroids`` the target-space ones of the current step.
     """
 
 
@@ -64,9 +67,9 @@ def jasper_register_losses(registry: Registrar) -> None:
     """Register loss terms.
 
     Args:
-        registry: ``factory(config)`` returns a module called with
-            :class:`jasper_core.losses.LossInputs` that returns a dict of scalar tensors with
-            the key ``"loss"`` (the term to weight) and any further components to log.
+        registry: ``factory(config, **nested)`` returns a module called with
+            :class:`jasper_core.LossInputs` that returns a dict of scalar tensors with the key
+            ``"loss"`` (the term to weight) and any further components to log.
     """
 
 
@@ -75,7 +78,9 @@ def jasper_register_schedules(registry: Registrar) -> None:
     """Register schedules: pure functions of the training position.
 
     Args:
-        registry: ``factory(config)`` returns a callable ``(step, total_steps) -> value``.
+        registry: ``factory(config)`` returns a callable ``(step, total_steps) -> value`` (a float,
+            or a sequence of floats for the steering curriculum). A component that needs a
+            schedule declares a nested schedule field and evaluates it with its step state.
     """
 
 
@@ -84,7 +89,8 @@ def jasper_register_metrics(registry: Registrar) -> None:
     """Register evaluation metrics.
 
     Args:
-        registry: ``factory(config)`` returns a callable ``(evaluator_inputs) -> dict``.
+        registry: ``factory(config)`` returns a callable ``(ctx: jasper_core.EvalContext) ->
+            jasper_core.EvalResults``.
     """
 
 

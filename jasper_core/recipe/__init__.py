@@ -1,6 +1,7 @@
 """Recipes: TOML documents that assemble registered components into a trainer."""
 
-from jasper_core.recipe.component import Component
+from jasper_core.recipe.component import Component, component, components
+from jasper_core.recipe.convert import unstructure_config
 from jasper_core.recipe.load import (
     builtin_recipes,
     load_recipe,
@@ -9,11 +10,11 @@ from jasper_core.recipe.load import (
     recipe_to_dict,
     recipe_to_toml,
 )
-from jasper_core.recipe.schema import VARIANTS, EmaSection, EvalSection, OptimSection, Recipe, RoutingSection, TrainSection
-from jasper_core.recipe.structure import structure_config, unstructure_config
+from jasper_core.recipe.schema import EvalSection, OptimSection, Recipe, TargetSpaceSection, TrainSection
+from jasper_core.recipe.structure import structure_config
 
 __all__ = [
-    "Component", "EmaSection", "EvalSection", "OptimSection", "Recipe", "RoutingSection", "TrainSection", "VARIANTS",
+    "Component", "EvalSection", "OptimSection", "Recipe", "TargetSpaceSection", "TrainSection", "component", "components",
     "builtin_recipes", "load_recipe", "recipe_from_data", "recipe_from_text", "recipe_to_dict",
     "recipe_to_toml", "structure_config", "unstructure_config",
 ]

@@ -1,12 +1,49 @@
-"""A resolved recipe component: a registered name plus its structured config."""
+"""Recipe components: a registered name plus its structured config, and how they are built.
+
+A component's config may itself hold components (a model's ``router``, a loss's ``schedule``):
+declare such a field with :func:`component`. The core builds those first, each seeded from the
+run's seed and its own recipe path, and passes them to the parent's factory as keyword
+arguments named after the field. So a model without a router builds none, and one component's
+initial weights never depend on which other components exist.
+"""
 
 from __future__ import annotations
 
+import zlib
 from typing import Any, Mapping
 
 import attrs
+import torch
 
-from jasper_core.errors import RecipeError, Problem
+from jasper_core.errors import Problem, RecipeError
+from jasper_core.recipe.convert import unstructure_config
+
+KIND_KEY = "jasper_kind"  # field metadata: this field holds a component (or a list of them)
+ENVELOPE_KEY = "jasper_envelope"  # field metadata: {key: (type, validator, default)} kept beside the config
+DEFAULT_KEY = "jasper_default"  # field metadata: raw TOML default of a component field
+
+#: Kinds whose factories take no build context (they are pure configuration).
+CONTEXT_FREE_KINDS = frozenset({"schedule", "loss", "metric"})
+
+
+def component(kind: str, default: Mapping[str, Any], *, envelope: Mapping[str, Any] | None = None) -> Any:
+    """A config field holding one component table of ``kind`` (``default``: its TOML table).
+
+    In a recipe the field always holds a :class:`Component`; a config built directly in Python
+    holds None there (the factory then receives the built component from its caller).
+    """
+    return attrs.field(default=None, metadata={KIND_KEY: kind, DEFAULT_KEY: dict(default),
+                                               ENVELOPE_KEY: dict(envelope or {})})
+
+
+def components(kind: str, default: list[Mapping[str, Any]], *, envelope: Mapping[str, Any] | None = None) -> Any:
+    """A field holding a list of component tables (``[[loss]]``)."""
+    return attrs.field(metadata={KIND_KEY: kind, DEFAULT_KEY: [dict(d) for d in default], ENVELOPE_KEY: dict(envelope or {})})
+
+
+def component_seed(seed: int, path: str) -> int:
+    """A stable seed for the component at recipe ``path`` of a run seeded with ``seed``."""
+    return zlib.crc32(f"{seed}:{path}".encode()) & 0x7FFF_FFFF
 
 
 @attrs.frozen(kw_only=True)
@@ -31,28 +68,47 @@ class Component:
 
     def to_dict(self) -> dict[str, Any]:
         """The TOML table this component came from (defaults filled in)."""
-        from jasper_core.recipe.structure import unstructure_config
-
         out: dict[str, Any] = {"type": self.type}
         out.update(self.options)
         if self.config is not None:
             out.update(unstructure_config(self.config))
         return out
 
-    def build(self, registries: Any, **context: Any) -> Any:
-        """Call the registered factory with this component's config and the kind's context.
+    def nested(self) -> dict[str, "Component"]:
+        """The components held by this one's config, by field name."""
+        if self.config is None:
+            return {}
+        return {f.name: getattr(self.config, f.name) for f in attrs.fields(type(self.config))
+                if KIND_KEY in f.metadata and isinstance(getattr(self.config, f.name), Component)}
 
-        A ``ValueError``/``TypeError`` raised by the factory becomes a :class:`RecipeError`
-        pointing at this component's recipe path.
+    def build(self, registries: Any, *, seed: int | None = None, **context: Any) -> Any:
+        """Build the nested components, then call the registered factory with the config, the
+        kind's ``context`` and the built nested components.
+
+        With ``seed``, each component draws its initial weights from its own generator state,
+        seeded from ``seed`` and its recipe path (the global RNG is restored afterwards).
+
+        A ``ValueError``/``TypeError`` raised by a factory becomes a :class:`RecipeError`
+        pointing at the component's recipe path.
         """
+        built = {name: child.build(registries, seed=seed, **({} if child.kind in CONTEXT_FREE_KINDS else context))
+                 for name, child in self.nested().items()}
         entry = registries[self.kind].get(self.type)
         try:
-            if entry.config is None:
-                return entry.factory(**context)
-            return entry.factory(self.config, **context)
+            with torch.random.fork_rng(devices=[], enabled=seed is not None):
+                if seed is not None:
+                    torch.manual_seed(component_seed(seed, self.path))
+                if entry.config is None:
+                    return entry.factory(**context, **built)
+                return entry.factory(self.config, **context, **built)
         except (ValueError, TypeError) as exc:
             if isinstance(exc, RecipeError):
                 raise
             raise RecipeError(
                 "recipe", [Problem(self.path, f'{exc}   ({self.kind} "{self.type}" from {self.plugin})')]
             ) from exc
+
+
+@unstructure_config.register
+def _(obj: Component) -> Any:
+    return obj.to_dict()

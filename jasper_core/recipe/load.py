@@ -15,7 +15,8 @@ import tomli_w
 from jasper_core.errors import Problem, RecipeError
 from jasper_core.recipe.overrides import apply_overrides
 from jasper_core.recipe.schema import Recipe
-from jasper_core.recipe.structure import structure_attrs, unstructure_config
+from jasper_core.recipe.convert import unstructure_config
+from jasper_core.recipe.structure import structure_attrs
 from jasper_core.suggest import did_you_mean
 
 if sys.version_info >= (3, 11):

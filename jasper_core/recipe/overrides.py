@@ -40,6 +40,12 @@ def parse_value(text: str) -> Any:
         return text
 
 
+def set_override(path: str, value: str) -> str:
+    """The ``--set`` text that sets ``path`` to the string ``value`` (quoted and escaped as TOML)."""
+    escaped = "".join(f"\\{c}" if c in '"\\' else c if c >= " " and c != "\x7f" else f"\\u{ord(c):04x}" for c in value)
+    return f'{path}="{escaped}"'
+
+
 def apply_overrides(data: dict[str, Any], overrides: list[str], problems: list[Problem]) -> None:
     """Apply each ``path=value`` to ``data`` in place; malformed ones become problems."""
     for item in overrides:

@@ -1,31 +1,21 @@
-"""The top-level shape of a recipe: ``[data] [model] [ema] [[loss]] [optim] [train] [eval] [[logger]]``.
+"""The top-level shape of a recipe: ``[data] [model] [target_space] [[loss]] [optim] [train] [eval] [[logger]]``.
 
 Component tables (``type = "..."``) are declared with :func:`component` / :func:`components`;
 their remaining keys are structured into the registered component's own config class.
+Components a model or loss uses itself (a model's router, a loss's schedule) live inside its
+table (``[model.router]``), declared by that component's config.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 import attrs
 
-from jasper_core.recipe.component import Component
-from jasper_core.recipe.structure import DEFAULT_KEY, ENVELOPE_KEY, KIND_KEY
+from jasper_core.contracts.steering import STEERING_VARIANTS
+from jasper_core.recipe.component import Component, component, components
 from jasper_core.validators import at_least, each, non_negative, one_of, positive
-
-VARIANTS = ("zero", "centroid", "keyword", "residual")
-
-
-def component(kind: str, default: Mapping[str, Any], *, envelope: Mapping[str, Any] | None = None) -> Any:
-    """A field holding one component table of ``kind`` (``default`` is its TOML table)."""
-    return attrs.field(metadata={KIND_KEY: kind, DEFAULT_KEY: dict(default), ENVELOPE_KEY: dict(envelope or {})})
-
-
-def components(kind: str, default: list[Mapping[str, Any]], *, envelope: Mapping[str, Any] | None = None) -> Any:
-    """A field holding a list of component tables (``[[loss]]``)."""
-    return attrs.field(metadata={KIND_KEY: kind, DEFAULT_KEY: [dict(d) for d in default], ENVELOPE_KEY: dict(envelope or {})})
 
 
 def _device(instance: Any, attribute: Any, value: str) -> None:
@@ -34,12 +24,19 @@ def _device(instance: Any, attribute: Any, value: str) -> None:
 
 
 @attrs.frozen(kw_only=True)
-class EmaSection:
-    """The target space: an EMA of the online encoder, the identity, or a frozen copy."""
+class TargetSpaceSection:
+    """The space predictions, sources and centroids are compared in.
 
-    target: Literal["ema", "identity", "frozen"] = "ema"
+    ``mode``: ``ema`` (an exponential moving average of the online encoder, which learns),
+    ``frozen`` (a fixed copy of the untrained online encoder) or ``identity`` (the raw embeddings).
+    ``decay``: the EMA decay schedule (the weight kept from the previous target each step).
+    """
+
+    __jasper_moved__ = {"target": "target_space.mode (renamed)", "tau": "target_space.decay (renamed)"}
+
+    mode: Literal["ema", "identity", "frozen"] = "ema"
     encoder: Component = component("encoder", {"type": "residual_mlp"})
-    tau: Component = component("schedule", {"type": "cosine", "start": 0.996, "end": 0.999})
+    decay: Component = component("schedule", {"type": "cosine", "start": 0.996, "end": 0.999})
 
 
 @attrs.frozen(kw_only=True)
@@ -70,6 +67,7 @@ class TrainSection:
     nonfinite: Literal["stop", "skip"] = "stop"
     max_skipped_steps: int = attrs.field(default=20, validator=at_least(0))
     aux_warmup_epochs: int = attrs.field(default=0, validator=at_least(0))
+    balanced_batches: bool = False
     loss_weighting: Literal["fixed", "uncertainty"] = "fixed"
     log_every: int = attrs.field(default=10, validator=at_least(1))
     checkpoint_every: int = attrs.field(default=0, validator=at_least(0))
@@ -85,39 +83,40 @@ class EvalSection:
     final_split: Literal["val", "test"] = "test"
     every: int = attrs.field(default=1, validator=at_least(1))
     ks: tuple[int, ...] = attrs.field(default=(1, 5, 10), validator=each(at_least(1)))
-    variants: tuple[str, ...] = attrs.field(default=VARIANTS, validator=each(one_of(VARIANTS)))
+    variants: tuple[str, ...] = attrs.field(default=STEERING_VARIANTS, validator=each(one_of(STEERING_VARIANTS)))
     best_metric: str = attrs.field(default="mrr", validator=one_of(("mrr", "recall@1", "recall@5", "recall@10", "ndcg@10")))
-    best_variant: str = attrs.field(default="zero", validator=one_of(VARIANTS))
+    best_variant: str = attrs.field(default="zero", validator=one_of(STEERING_VARIANTS))
     per_cluster: bool = False
     batch_size: int = attrs.field(default=1024, validator=at_least(1))
+    routed_top_m: tuple[int, ...] = attrs.field(default=(1, 3), validator=each(at_least(1)))
     metric: Component = component("metric", {"type": "retrieval"})
 
-
-@attrs.frozen(kw_only=True)
-class RoutingSection:
-    """Subspace routing (used by routing models such as ``decomposed``; ignored by others)."""
-
-    router: Component = component("router", {"type": "gumbel_softmax"})
-    temperature: Component = component("schedule", {"type": "cosine", "start": 1.0, "end": 0.1})
-    entropy: Component = component("schedule", {"type": "cosine", "start": 0.8, "end": 0.1})
-    balanced_batches: bool = False
-    routed_top_m: tuple[int, ...] = attrs.field(default=(1, 3), validator=each(at_least(1)))
+    def __attrs_post_init__(self) -> None:
+        if self.best_variant not in self.variants:
+            raise ValueError(f"eval.best_variant {self.best_variant!r} is not among eval.variants "
+                             f"({', '.join(self.variants)}); add it there or choose one of them")
 
 
 @attrs.frozen(kw_only=True)
 class Recipe:
     """A whole recipe after validation and component resolution."""
 
+    __jasper_moved__ = {
+        "ema": "[target_space] (ema.target → target_space.mode, ema.tau → target_space.decay)",
+        "routing": "the model's table ([model.router]; routing.temperature → model.router.temperature, "
+                   "routing.entropy → the routing_entropy loss's [loss.target], routing.balanced_batches → "
+                   "train.balanced_batches, routing.routed_top_m → eval.routed_top_m)",
+    }
+
     requires: tuple[str, ...] = ()
     description: str = ""
     data: Component = component("dataset", {"type": "jasper"})
     model: Component = component("model", {"type": "jepa"})
-    ema: EmaSection = attrs.field()
+    target_space: TargetSpaceSection = attrs.field()
     loss: tuple[Component, ...] = components(
         "loss", [{"type": "jepa", "weight": 1.0}], envelope={"weight": (float, non_negative, 1.0)}
     )
     optim: OptimSection = attrs.field()
     train: TrainSection = attrs.field()
     eval: EvalSection = attrs.field()
-    routing: RoutingSection = attrs.field()
     logger: tuple[Component, ...] = components("logger", [{"type": "console"}])

@@ -12,33 +12,12 @@ import typing
 from typing import Any, Literal, Mapping
 
 import attrs
-import cattrs
 
 from jasper_core.errors import Problem
-from jasper_core.recipe.component import Component
+from jasper_core.recipe.component import DEFAULT_KEY, ENVELOPE_KEY, KIND_KEY, Component
+from jasper_core.recipe.convert import converter
 from jasper_core.suggest import did_you_mean
 
-converter = cattrs.Converter(forbid_extra_keys=True)
-
-
-def _strict(tp: type, accept: tuple[type, ...], reject: tuple[type, ...] = ()):
-    def hook(value: Any, _: Any) -> Any:
-        if isinstance(value, reject) or not isinstance(value, accept):
-            raise TypeError(f"expected {tp.__name__}, got {value!r}")
-        return tp(value)
-
-    return hook
-
-
-converter.register_structure_hook(int, _strict(int, (int,), (bool,)))
-converter.register_structure_hook(float, _strict(float, (int, float), (bool,)))
-converter.register_structure_hook(bool, _strict(bool, (bool,)))
-converter.register_structure_hook(str, _strict(str, (str,)))
-
-KIND_KEY = "jasper_kind"  # field metadata: this field holds a component (or a list of them)
-ENVELOPE_KEY = "jasper_envelope"  # field metadata: {key: (type, validator, default)} kept beside the config
-DEFAULT_KEY = "jasper_default"  # field metadata: raw TOML default of a component field
-MOVED_KEY = "jasper_moved"  # class-level hints: {"lr": "optim.lr"}
 
 
 def type_name(tp: Any) -> str:
@@ -230,25 +209,11 @@ def structure_component(
     return Component(kind=kind, type=name, config=config, plugin=entry.plugin, path=path, options=options)
 
 
-def unstructure_config(obj: Any) -> Any:
-    """attrs instance / Component / containers → plain TOML-ready data (None values dropped)."""
-    if isinstance(obj, Component):
-        return obj.to_dict()
-    if attrs.has(type(obj)):
-        out = {}
-        for f in attrs.fields(type(obj)):
-            value = unstructure_config(getattr(obj, f.name))
-            if value is not None:
-                out[f.name] = value
-        return out
-    if isinstance(obj, (list, tuple)):
-        return [unstructure_config(v) for v in obj]
-    if isinstance(obj, Mapping):
-        return {k: unstructure_config(v) for k, v in obj.items() if v is not None}
-    return converter.unstructure(obj)
+def structure_config(cls: type, data: Mapping[str, Any], path: str = "", *,
+                     registries: Any = None) -> tuple[Any, list[Problem]]:
+    """Structure a single config class; returns ``(instance_or_None, problems)``.
 
-
-def structure_config(cls: type, data: Mapping[str, Any], path: str = "") -> tuple[Any, list[Problem]]:
-    """Structure a single config class (no components); returns ``(instance_or_None, problems)``."""
+    ``registries`` is needed when the class nests components (a model's router).
+    """
     problems: list[Problem] = []
-    return structure_attrs(cls, data, path, problems), problems
+    return structure_attrs(cls, data, path, problems, registries=registries), problems

@@ -11,54 +11,66 @@ from __future__ import annotations
 
 from typing import Callable
 
+import attrs
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jasper_core.losses import LossInputs
+from jasper_core.contracts import ATYPICALITY, FINE, ROUTING_LOGITS, ROUTING_WEIGHTS, LossInputs, StepState
 
 
 def random_loss_inputs(*, batch: int = 8, dim: int = 16, negatives: int = 4, clusters: int = 3, seed: int = 0,
-                       scale: float = 1.0, requires_grad: bool = False) -> LossInputs:
-    """Random but valid :class:`LossInputs` (``scale`` multiplies every embedding)."""
+                       scale: float = 1.0, requires_grad: bool = False, routing: bool = False,
+                       step: int = 5, total_steps: int = 10) -> LossInputs:
+    """Random but valid :class:`LossInputs` (``scale`` multiplies every embedding).
+
+    With ``routing`` the explanation holds what a routing model returns (routing logits and
+    weights ``[B, C]``, fine residual ``[B, D]``, atypicality ``[B]``), with gradients flowing from
+    the prediction so routing losses can be checked like any other.
+    """
     g = torch.Generator().manual_seed(seed)
     pred = (torch.randn(batch, dim, generator=g) * scale).requires_grad_(requires_grad)
+    explanation = {}
+    if routing:
+        logits = torch.randn(batch, clusters, generator=g) * 2 + pred[:, :1] * 0.1
+        fine = pred * 0.5
+        explanation = {ROUTING_LOGITS: logits, ROUTING_WEIGHTS: logits.softmax(-1), FINE: fine, ATYPICALITY: fine.norm(dim=-1)}
     return LossInputs(
         prediction=pred,
-        target=torch.randn(batch, dim, generator=g) * scale,
+        positive=torch.randn(batch, dim, generator=g) * scale,
         negatives=torch.randn(batch, negatives, dim, generator=g) * scale,
         negative_tiers=torch.randint(0, 3, (batch, negatives), generator=g),
-        centroids=torch.randn(clusters, dim, generator=g) * scale,
         cluster=torch.randint(0, clusters, (batch,), generator=g),
-        explanation={}, schedule={"progress": 0.5},
+        state=StepState(step=step, total_steps=total_steps, centroids=torch.randn(clusters, dim, generator=g) * scale),
+        explanation=explanation,
     )
 
 
 def permuted(inputs: LossInputs, perm: torch.Tensor) -> LossInputs:
-    return LossInputs(
-        prediction=inputs.prediction[perm], target=inputs.target[perm], negatives=inputs.negatives[perm],
-        negative_tiers=inputs.negative_tiers[perm], centroids=inputs.centroids, cluster=inputs.cluster[perm],
-        explanation={k: v[perm] for k, v in inputs.explanation.items()}, schedule=inputs.schedule,
+    return attrs.evolve(
+        inputs, prediction=inputs.prediction[perm], positive=inputs.positive[perm], negatives=inputs.negatives[perm],
+        negative_tiers=inputs.negative_tiers[perm], cluster=inputs.cluster[perm],
+        explanation={k: v[perm] for k, v in inputs.explanation.items()},
     )
 
 
 def rescaled(inputs: LossInputs, factor: float) -> LossInputs:
-    return LossInputs(
-        prediction=inputs.prediction * factor, target=inputs.target * factor, negatives=inputs.negatives * factor,
-        negative_tiers=inputs.negative_tiers, centroids=inputs.centroids * factor, cluster=inputs.cluster,
-        explanation=inputs.explanation, schedule=inputs.schedule,
+    return attrs.evolve(
+        inputs, prediction=inputs.prediction * factor, positive=inputs.positive * factor,
+        negatives=inputs.negatives * factor, state=attrs.evolve(inputs.state, centroids=inputs.state.centroids * factor),
     )
 
 
 def check_loss_properties(make_loss: Callable[[], Callable[[LossInputs], dict]], *, non_negative: bool = True,
                           scale_invariant: bool = False, permutation_invariant: bool = True,
-                          max_examples: int = 25) -> None:
+                          routing: bool = False, max_examples: int = 25) -> None:
     """Assert the invariants of a loss over hypothesis-drawn inputs.
 
     Checked: returns a dict with a scalar ``"loss"``; finite for finite inputs (also near-zero
     vectors); ``>= 0`` if ``non_negative``; unchanged under a permutation of the batch if
     ``permutation_invariant``; unchanged under positive rescaling if ``scale_invariant``;
-    gradients with respect to the prediction are finite and not all zero.
+    gradients with respect to the prediction are finite and not all zero. ``routing``: the
+    inputs carry a routing model's explanation (for losses of routing outputs).
     """
 
     @settings(max_examples=max_examples, deadline=None)
@@ -66,7 +78,8 @@ def check_loss_properties(make_loss: Callable[[], Callable[[LossInputs], dict]],
            scale=st.sampled_from([1e-7, 1e-3, 1.0, 30.0]), factor=st.floats(0.01, 100.0))
     def run(batch, dim, negatives, seed, scale, factor):
         loss = make_loss()
-        inputs = random_loss_inputs(batch=batch, dim=dim, negatives=negatives, seed=seed, scale=scale, requires_grad=True)
+        inputs = random_loss_inputs(batch=batch, dim=dim, negatives=negatives, seed=seed, scale=scale,
+                                    requires_grad=True, routing=routing)
         out = loss(inputs)
         assert isinstance(out, dict) and "loss" in out, "a loss must return a dict with a 'loss' entry"
         value = out["loss"]
@@ -92,6 +105,6 @@ def check_loss_properties(make_loss: Callable[[], Callable[[LossInputs], dict]],
 
     run()
     loss = make_loss()
-    inputs = random_loss_inputs(requires_grad=True)
+    inputs = random_loss_inputs(requires_grad=True, routing=routing)
     loss(inputs)["loss"].backward()
     assert inputs.prediction.grad.abs().sum() > 0, "the loss gives no gradient to the prediction"

@@ -12,6 +12,8 @@ from typing import Any
 
 import torch
 
+from jasper_core.contracts.steering import SteeringInputs, keyword_mean, stored_steering
+
 
 def _unit(x: torch.Tensor) -> torch.Tensor:
     return x / x.norm(dim=-1, keepdim=True).clamp_min(1e-8)
@@ -49,8 +51,8 @@ def synthetic_tensors(*, num_clusters: int = 4, per_cluster: int = 30, dim: int 
         "question_embs": questions, "source_embs": sources, "keyword_embs": keywords, "centroid_embs": centroids,
         "pair_index": torch.stack([torch.arange(n), torch.arange(n)], dim=1), "pair_cluster_id": cluster,
         "pair_relevance": torch.where(atypical, 0.5, 1.0), "pair_keyword_ids": kw_ids, "hard_negatives": neg,
-        "negative_tiers": tiers, "steering_centroid": _unit(cp - questions),
-        "steering_keyword_weighted": _unit(keywords[kw_ids].mean(1)), "steering_residual": questions - cp,
+        "negative_tiers": tiers,
+        **stored_steering(SteeringInputs(question=questions, centroid=cp, keywords=keyword_mean(keywords, kw_ids))),
         "centroid_distances": (questions - cp).norm(dim=1), "val_idx": perm[:n_val].sort().values,
         "test_idx": perm[n_val:n_val + n_test].sort().values, "train_idx": perm[n_val + n_test:].sort().values,
     }

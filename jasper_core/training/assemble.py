@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import attrs
 import torch
 from torch import nn
 
-from jasper_core.data import Dataset
+from jasper_core.contracts import Dataset, Predictor, StepState
 from jasper_core.errors import Problem, RecipeError
 from jasper_core.recipe.schema import Recipe
 from jasper_core.training.loss_composer import LossComposer
@@ -36,29 +36,19 @@ class Setup:
     registries: Any
     device: torch.device
     dataset: Dataset
-    model: nn.Module
-    target: TargetSpace
+    model: Predictor
+    target_space: TargetSpace
     composer: LossComposer
     optimizer: torch.optim.Optimizer
     scaler: torch.amp.GradScaler
     lr_schedule: Callable[[int, int], float]
-    tau_schedule: Callable[[int, int], float]
-    curriculum: Callable[[int, int], Any]
-    temperature_schedule: Callable[[int, int], float]
-    entropy_schedule: Callable[[int, int], float]
+    ema_decay: Callable[[int, int], float]
+    curriculum: Callable[[int, int], Sequence[float]]
     autocast_dtype: torch.dtype | None
 
-    def target_centroids(self) -> torch.Tensor:
-        """``[C, D]`` centroids in the target space."""
-        return self.target(self.dataset.centroids)
-
-    def schedule_values(self, step: int, total_steps: int) -> dict[str, float]:
-        """Every schedule's value at ``step`` (what models and losses receive)."""
-        return {
-            "progress": step / max(total_steps, 1),
-            "gumbel_temperature": float(self.temperature_schedule(step, total_steps)),
-            "entropy_target": float(self.entropy_schedule(step, total_steps)),
-        }
+    def step_state(self, step: int, total_steps: int) -> StepState:
+        """The model's per-step input: position in training and target-space centroids ``[C, D]``."""
+        return StepState(step=step, total_steps=max(total_steps, 1), centroids=self.target_space(self.dataset.centroids))
 
 
 def _loss_names(recipe: Recipe) -> list[str]:
@@ -77,8 +67,29 @@ def build_optimizer(recipe: Recipe, params: list[nn.Parameter]) -> torch.optim.O
     return cls(params, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
 
 
+def build_model(recipe: Recipe, registries: Any, dataset: Dataset, device: torch.device) -> tuple[Predictor, TargetSpace]:
+    """The predictor (with whatever it nests, e.g. a router) and its target space, on ``device``.
+
+    Every component is seeded from ``train.seed`` and its recipe path.
+    """
+    seed = recipe.train.seed
+    space = recipe.target_space
+    encoder = space.encoder.build(registries, seed=seed, dim=dataset.dim)
+    model = recipe.model.build(registries, seed=seed, dim=dataset.dim, num_clusters=dataset.num_clusters,
+                               centroids=dataset.centroids, encoder=encoder)
+    if not isinstance(model, Predictor):
+        raise RecipeError("recipe", [Problem("model.type", f'model "{recipe.model.type}" did not build a '
+                                             "jasper_core.Predictor (subclass it, set online_encoder, implement forward)")])
+    model = model.to(device)
+    try:
+        target_space = TargetSpace(space.mode, model.online_encoder)
+    except ValueError as exc:
+        raise RecipeError("recipe", [Problem("target_space.mode", str(exc))]) from None
+    return model, target_space.to(device)
+
+
 def assemble(recipe: Recipe, registries: Any, *, device: torch.device | None = None) -> Setup:
-    """Seed, then build dataset, encoder, model, target space, losses, optimiser and schedules.
+    """Build dataset, model, target space, losses, optimiser and schedules.
 
     Raises:
         RecipeError: a component's factory rejected its config (with the recipe path).
@@ -86,21 +97,12 @@ def assemble(recipe: Recipe, registries: Any, *, device: torch.device | None = N
     """
     device = device or resolve_device(recipe.train.device)
     torch.manual_seed(recipe.train.seed)
-    dataset = recipe.data.build(registries, device=device)
-    encoder = recipe.ema.encoder.build(registries, dim=dataset.dim)
-    router = recipe.routing.router.build(registries, dim=dataset.dim, num_clusters=dataset.num_clusters,
-                                         centroids=dataset.centroids)
-    model = recipe.model.build(
-        registries, dim=dataset.dim, num_clusters=dataset.num_clusters, centroids=dataset.centroids, encoder=encoder,
-        router=router,
-    )
-    if not isinstance(model, nn.Module):
-        raise RecipeError("recipe", [Problem("model.type", f'model "{recipe.model.type}" did not build a torch.nn.Module')])
-    model = model.to(device)
-    target = TargetSpace(recipe.ema.target, getattr(model, "online_encoder", None)).to(device)
+    seed = recipe.train.seed
+    dataset = recipe.data.build(registries, seed=seed, device=device)
+    model, target_space = build_model(recipe, registries, dataset, device)
     terms = []
     for name, comp in zip(_loss_names(recipe), recipe.loss):
-        module = comp.build(registries)
+        module = comp.build(registries, seed=seed)
         if not callable(module):
             raise RecipeError("recipe", [Problem(comp.path, f'loss "{comp.type}" did not build a callable')])
         terms.append((name, module.to(device) if isinstance(module, nn.Module) else module, comp.options.get("weight", 1.0)))
@@ -113,14 +115,12 @@ def assemble(recipe: Recipe, registries: Any, *, device: torch.device | None = N
         device=device,
         dataset=dataset,
         model=model,
-        target=target,
+        target_space=target_space,
         composer=composer,
         optimizer=build_optimizer(recipe, params),
         scaler=torch.amp.GradScaler(device.type, enabled=precision == "fp16"),
         lr_schedule=recipe.optim.schedule.build(registries),
-        tau_schedule=recipe.ema.tau.build(registries),
+        ema_decay=recipe.target_space.decay.build(registries),
         curriculum=recipe.train.curriculum.build(registries),
-        temperature_schedule=recipe.routing.temperature.build(registries),
-        entropy_schedule=recipe.routing.entropy.build(registries),
         autocast_dtype=AUTOCAST_DTYPES[precision],
     )

@@ -1,4 +1,7 @@
-"""Versioned checkpoints, written atomically and loaded only with ``weights_only=True``."""
+"""The checkpoint file format: versioned, written atomically, loaded only with ``weights_only=True``.
+
+What a checkpoint holds, and where it lives in a run directory, is :mod:`.run_dir`'s business.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ import torch
 from jasper_core.errors import CheckpointError
 
 FORMAT = "jasper-checkpoint"
-VERSION = 1
+VERSION = 2  # 2: [target_space] and nested [model.router]; routers and models take a StepState
 REQUIRED = ("format", "version", "model", "target", "optimizer", "step", "epoch", "recipe")
 
 
@@ -43,8 +46,6 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             refused by the safe loader (it would run code). The message is one line.
     """
     path = Path(path)
-    if path.is_dir():
-        path = path / "checkpoints" / "last.pt" if (path / "checkpoints").is_dir() else path / "last.pt"
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
     try:
@@ -63,10 +64,3 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if missing:
         raise CheckpointError(f"{path}: checkpoint is missing {', '.join(missing)}")
     return data
-
-
-def prune_periodic(directory: Path, keep: int) -> None:
-    """Keep the newest ``keep`` ``epoch-*.pt`` files."""
-    files = sorted(directory.glob("epoch-*.pt"), key=lambda p: int(p.stem.split("-")[1]))
-    for old in files[:-keep] if keep > 0 else files:
-        old.unlink(missing_ok=True)

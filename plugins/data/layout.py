@@ -6,6 +6,8 @@ keywords per pair (``pair_keyword_ids`` is padded with -1).
 
 from __future__ import annotations
 
+from jasper_core import VARIANTS
+
 #: name -> (dtype family, shape symbols). "float" accepts fp16/bf16/fp32/fp64, "int" any integer.
 TENSORS: dict[str, tuple[str, tuple[str, ...]]] = {
     "question_embs": ("float", ("Q", "D")),
@@ -18,9 +20,7 @@ TENSORS: dict[str, tuple[str, tuple[str, ...]]] = {
     "pair_keyword_ids": ("int", ("P", "M")),
     "hard_negatives": ("int", ("P", "K")),
     "negative_tiers": ("int", ("P", "K")),
-    "steering_centroid": ("float", ("P", "D")),
-    "steering_keyword_weighted": ("float", ("P", "D")),
-    "steering_residual": ("float", ("P", "D")),
+    **{v.stored_as: ("float", ("P", "D")) for v in VARIANTS if v.stored_as},  # precomputed steering variants
     "centroid_distances": ("float", ("P",)),
     "train_idx": ("int", ("Ntrain",)),
     "val_idx": ("int", ("Nval",)),

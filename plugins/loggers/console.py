@@ -74,12 +74,11 @@ class ConsoleLogger:
 
     @hookimpl
     def jasper_eval_end(self, run, epoch, split, results):
-        parts = [f"{v} {m['mrr']:.3f}" for v, m in results["model"].items()]
-        base = results["baselines"]
-        self.console.print(
-            f"[bold]eval[/] {split} epoch {epoch}: MRR model " + ", ".join(parts)
-            + f" | question_cosine {base['question_cosine']['mrr']:.3f}, cluster_filtered {base['cluster_filtered']['mrr']:.3f}"
-        )
+        metric = run.recipe["eval"]["best_metric"]
+        parts = [f"{v} {m[metric]:.3f}" for v, m in results.model.items() if metric in m]
+        bases = [f"{b} {m[metric]:.3f}" for b, m in results.baselines.items() if metric in m]
+        self.console.print(f"[bold]eval[/] {split} epoch {epoch}: {metric} model " + ", ".join(parts)
+                           + (" | " + ", ".join(bases) if bases else ""))
 
     @hookimpl
     def jasper_checkpoint_saved(self, run, path, tags):
@@ -93,8 +92,9 @@ class ConsoleLogger:
             self.console.print(f"[bold red]run {status}[/]; checkpoints in {run.run_dir / 'checkpoints'}")
             return
         if metrics:
+            section = run.recipe["eval"]
             self.console.print(eval_table(metrics))
-            self.console.print(verdict(metrics), soft_wrap=True)
+            self.console.print(verdict(metrics, section["best_metric"], section["best_variant"]), soft_wrap=True)
             if routing_summary(metrics):
                 self.console.print(routing_summary(metrics), soft_wrap=True)
             self.console.print(f"written: {run.run_dir / 'eval.json'}")

@@ -12,22 +12,6 @@ import attrs
 from jasper_core import hookimpl
 
 
-def flatten_eval(results: dict[str, Any], prefix: str = "") -> dict[str, float]:
-    """``eval.json`` → ``{"model/zero/mrr": .., "baselines/question_cosine/mrr": .., "routed/zero/top1/mrr": ..}``.
-
-    Numeric leaves only; per-pair ``samples`` and top-level counts are left out.
-    """
-    out: dict[str, float] = {}
-    for key, value in results.items():
-        if not prefix and key not in ("model", "baselines", "routed", "routing", "search_timing"):
-            continue
-        if isinstance(value, dict):
-            out.update(flatten_eval(value, f"{prefix}{key}/"))
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            out[f"{prefix}{key}"] = float(value)
-    return out
-
-
 @attrs.frozen(kw_only=True)
 class JsonlLoggerConfig:
     filename: str = "history.jsonl"
@@ -62,11 +46,11 @@ class JsonlLogger:
 
     @hookimpl
     def jasper_eval_end(self, run, epoch, split, results):
-        self._write({"event": "eval", "epoch": epoch, "split": split, **flatten_eval(results)})
+        self._write({"event": "eval", "epoch": epoch, "split": split, **results.flat()})
 
     @hookimpl
     def jasper_run_end(self, run, status, metrics):
-        self._write({"event": "run_end", "status": status, **flatten_eval(metrics or {})})
+        self._write({"event": "run_end", "status": status, **(metrics.flat() if metrics else {})})
 
 
 @attrs.frozen(kw_only=True)
@@ -95,7 +79,7 @@ class CsvLogger:
     @hookimpl
     def jasper_eval_end(self, run, epoch, split, results):
         row = self.pending.pop(epoch, {"epoch": epoch})
-        row.update({f"{split}/{k}": v for k, v in flatten_eval(results).items()})
+        row.update({f"{split}/{k}": v for k, v in results.flat().items()})
         self.rows.append(row)
         self._flush()
 

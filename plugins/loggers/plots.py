@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from jasper_core import hookimpl
+from jasper_core import STEERING_VARIANTS, hookimpl
 
 NOT_LOSSES = ("lr", "tau", "grad_norm", "pairs_per_s", "epoch_seconds", "step", "skipped_total")
 
@@ -43,7 +43,7 @@ class PlotLogger:
 
     @hookimpl
     def jasper_eval_end(self, run, epoch, split, results):
-        self.history["evals"].append({"epoch": epoch, "split": split, "model": results["model"], "baselines": results["baselines"]})
+        self.history["evals"].append({"epoch": epoch, "split": split, "model": results.model, "baselines": results.baselines})
         self.draw()
 
     def draw(self) -> list[Path]:
@@ -84,8 +84,6 @@ class PlotLogger:
         return self._save(fig, plt, "loss_components.png")
 
     def _steering(self, plt, epochs) -> Path:
-        from jasper_core.batch import STEERING_VARIANTS
-
         xs = [e["epoch"] for e in epochs]
         ys = [[e.get(f"steering/{v}", 0.0) for e in epochs] for v in STEERING_VARIANTS]
         fig, ax = plt.subplots(figsize=(7, 4.5))

@@ -10,7 +10,6 @@ from typing import Any, Literal
 import attrs
 
 from jasper_core import hookimpl
-from jasper_plugins.loggers.history import flatten_eval
 
 
 def _scalars(prefix: str, values: dict[str, Any]) -> dict[str, float]:
@@ -72,12 +71,12 @@ class WandbLogger:
     @hookimpl
     def jasper_eval_end(self, run, epoch, split, results):
         if self.run is not None:
-            self.run.log({f"{split}/{k}": v for k, v in flatten_eval(results).items()} | {"epoch": epoch})
+            self.run.log({f"{split}/{k}": v for k, v in results.flat().items()} | {"epoch": epoch})
 
     @hookimpl
     def jasper_run_end(self, run, status, metrics):
         if self.run is not None:
             if metrics:
-                self.run.summary.update({f"final/{k}": v for k, v in flatten_eval(metrics).items()})
+                self.run.summary.update({f"final/{k}": v for k, v in metrics.flat().items()})
             self.run.finish(exit_code=0 if status == "completed" else 1)
             self.run = None

@@ -1,4 +1,4 @@
-"""Writes the per-pair explanations of each evaluation (``results["samples"]``) to ``RUN_DIR/xai/``."""
+"""Writes the per-pair explanations of each evaluation (``results.samples``) to ``RUN_DIR/xai/``."""
 
 from __future__ import annotations
 
@@ -23,9 +23,9 @@ class XaiSamplesLogger:
 
     @hookimpl
     def jasper_eval_end(self, run, epoch, split, results):
-        if "samples" not in results and "routing" not in results:
+        if not results.samples and not results.routing:
             return
         self.dir.mkdir(parents=True, exist_ok=True)
-        payload = {"epoch": epoch, "split": split, "samples": results.get("samples", []),
-                   "routing": results.get("routing", {}), "search_timing": results.get("search_timing", {})}
+        payload = {"epoch": epoch, "split": split, "samples": results.samples, "routing": results.routing,
+                   "search_timing": results.search_timing}
         (self.dir / f"{split}-epoch-{epoch}.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")

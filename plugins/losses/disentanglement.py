@@ -5,8 +5,7 @@ from __future__ import annotations
 import attrs
 import torch
 
-from jasper_core import LossInputs
-from jasper_core.losses import require_explanation
+from jasper_core import ROUTING_WEIGHTS, LossInputs, require_explanation
 from jasper_plugins.losses.vicreg import covariance_term
 
 
@@ -22,5 +21,5 @@ class DisentanglementLoss(torch.nn.Module):
         super().__init__()
 
     def forward(self, inputs: LossInputs) -> dict[str, torch.Tensor]:
-        weights = require_explanation(inputs, "routing_weights", "disentanglement").float()
+        weights = require_explanation(inputs, ROUTING_WEIGHTS, "disentanglement").float()
         return {"loss": covariance_term(weights)}

@@ -38,7 +38,7 @@ class InfoNCELoss(torch.nn.Module):
     def forward(self, inputs: LossInputs) -> dict[str, torch.Tensor]:
         t = self.config.temperature
         pred = l2_normalize(inputs.prediction)  # [B, D]
-        pos = l2_normalize(inputs.target.detach())  # [B, D]
+        pos = l2_normalize(inputs.positive.detach())  # [B, D]
         neg = l2_normalize(inputs.negatives.detach())  # [B, K, D]
         pos_logit = (pred * pos).sum(-1, keepdim=True) / t  # [B, 1]
         neg_logits = torch.einsum("bd,bkd->bk", pred, neg) / t  # [B, K]

@@ -33,9 +33,9 @@ class JEPALoss(torch.nn.Module):
         self.config = config
 
     def forward(self, inputs: LossInputs) -> dict[str, torch.Tensor]:
-        pred, target = inputs.prediction, inputs.target.detach()
+        pred, target = inputs.prediction, inputs.positive.detach()
         if self.config.normalize:
             pred, target = l2_normalize(pred), l2_normalize(target)
         loss = smooth_l1_distance(pred, target, self.config.beta).mean()
-        cosine = (l2_normalize(inputs.prediction) * l2_normalize(inputs.target)).sum(-1).mean()
+        cosine = (l2_normalize(inputs.prediction) * l2_normalize(inputs.positive)).sum(-1).mean()
         return {"loss": loss, "cosine": cosine.detach()}

@@ -5,8 +5,7 @@ from __future__ import annotations
 import attrs
 import torch
 
-from jasper_core import LossInputs
-from jasper_core.losses import require_explanation
+from jasper_core import FINE, LossInputs, require_explanation
 from jasper_core.validators import non_negative
 
 
@@ -23,7 +22,7 @@ class ResidualPenaltyLoss(torch.nn.Module):
         self.config = config
 
     def forward(self, inputs: LossInputs) -> dict[str, torch.Tensor]:
-        fine = require_explanation(inputs, "fine", "residual_penalty").float()
+        fine = require_explanation(inputs, FINE, "residual_penalty").float()
         norm = fine.norm(dim=-1)
         loss = torch.relu(norm - self.config.margin).pow(2).mean()
         return {"loss": loss, "norm": norm.mean().detach()}

@@ -6,8 +6,7 @@ import attrs
 import torch
 import torch.nn.functional as F
 
-from jasper_core import LossInputs
-from jasper_core.losses import require_explanation
+from jasper_core import ROUTING_LOGITS, ROUTING_WEIGHTS, LossInputs, require_explanation
 from jasper_core.validators import probability
 
 
@@ -24,8 +23,8 @@ class RoutingCELoss(torch.nn.Module):
         self.config = config
 
     def forward(self, inputs: LossInputs) -> dict[str, torch.Tensor]:
-        logits = require_explanation(inputs, "routing_logits", "routing_ce").float()
-        weights = require_explanation(inputs, "routing_weights", "routing_ce").float()
+        logits = require_explanation(inputs, ROUTING_LOGITS, "routing_ce").float()
+        weights = require_explanation(inputs, ROUTING_WEIGHTS, "routing_ce").float()
         loss = F.cross_entropy(logits, inputs.cluster, label_smoothing=self.config.label_smoothing)
         hard = (logits.argmax(dim=1) == inputs.cluster).float().mean()
         soft = weights.gather(1, inputs.cluster.unsqueeze(1)).mean()

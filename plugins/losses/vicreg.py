@@ -63,7 +63,7 @@ class VICRegLoss(torch.nn.Module):
         c = self.config
         pred = inputs.prediction
         var = variance_term(pred, self.threshold(pred.shape[-1]))
-        inv = invariance_term(pred, inputs.target.detach())
+        inv = invariance_term(pred, inputs.positive.detach())
         cov = covariance_term(pred)
         loss = c.variance_weight * var + c.invariance_weight * inv + c.covariance_weight * cov
         return {"loss": loss, "variance": var.detach(), "invariance": inv.detach(), "covariance": cov.detach()}

@@ -12,8 +12,7 @@ from typing import Any, Callable
 import attrs
 import torch
 
-from jasper_core.data import variant_code
-from jasper_core.evaluation.context import EvalContext
+from jasper_core import ATYPICALITY, ROUTING_WEIGHTS, EvalContext, EvalResults, variant_code
 from jasper_core.validators import at_least
 from jasper_plugins.metrics.routing import routed_ranks, routing_figures, search_timing
 from jasper_plugins.nn import l2_normalize
@@ -76,12 +75,12 @@ class RetrievalMetric:
         for i in range(0, questions.shape[0], ctx.batch_size):
             out = ctx.explain(questions[i:i + ctx.batch_size], steering[i:i + ctx.batch_size])
             preds.append(out.prediction.float())
-            for key in ("routing_weights", "atypicality"):
+            for key in (ROUTING_WEIGHTS, ATYPICALITY):
                 if key in out.explanation:
                     extra.setdefault(key, []).append(out.explanation[key].float())
         return torch.cat(preds), {k: torch.cat(v) for k, v in extra.items()}
 
-    def __call__(self, ctx: EvalContext) -> dict[str, Any]:
+    def __call__(self, ctx: EvalContext) -> EvalResults:
         ds = ctx.dataset
         pairs = ctx.pairs
         true_src = ds.pair_source[pairs]  # [N]
@@ -89,15 +88,13 @@ class RetrievalMetric:
         questions = ds.questions[ds.pair_question[pairs]]  # [N, D]
         corpus_target = ctx.encode(ds.sources)  # [S, D]
         same_cluster = lambda sl: ds.source_cluster.unsqueeze(0) == clusters[sl].unsqueeze(1)  # noqa: E731
-        groups = {"all": None}
-        if ctx.per_cluster:
-            groups.update({ds.cluster_names[c]: clusters == c for c in range(ds.num_clusters)})
+        groups = {ds.cluster_names[c]: clusters == c for c in range(ds.num_clusters)} if ctx.per_cluster else {}
+        per_cluster: dict[str, dict[str, dict[str, float]]] = {}
 
-        def report(ranks: torch.Tensor) -> dict[str, Any]:
-            out = summarize(ranks, ctx.ks)
-            if ctx.per_cluster:
-                out["per_cluster"] = {name: summarize(ranks[m], ctx.ks) for name, m in groups.items() if m is not None and m.any()}
-            return out
+        def report(row: str, ranks: torch.Tensor) -> dict[str, float]:
+            if groups:
+                per_cluster[row] = {name: summarize(ranks[m], ctx.ks) for name, m in groups.items() if m.any()}
+            return summarize(ranks, ctx.ks)
 
         model, routing, routed, samples = {}, {}, {}, []
         timing: dict[str, float] = {}
@@ -105,10 +102,10 @@ class RetrievalMetric:
             codes = torch.full_like(pairs, variant_code(variant))
             preds, extra = self._explain_all(ctx, questions, ds.steering(pairs, codes))
             ranks = true_ranks(preds, corpus_target, true_src, batch_size=ctx.batch_size)
-            model[variant] = report(ranks)
-            if "routing_weights" in extra:
-                weights = extra["routing_weights"]
-                routing[variant] = routing_figures(weights, clusters, extra.get("atypicality"), ds.cluster_names)
+            model[variant] = report(f"model/{variant}", ranks)
+            if ROUTING_WEIGHTS in extra:
+                weights = extra[ROUTING_WEIGHTS]
+                routing[variant] = routing_figures(weights, clusters, extra.get(ATYPICALITY), ds.cluster_names)
                 routed[variant] = {
                     f"top{m}": summarize(routed_ranks(preds, corpus_target, true_src, ds.source_cluster,
                                                       weights.topk(min(m, weights.shape[1]), dim=1).indices,
@@ -120,21 +117,19 @@ class RetrievalMetric:
             if variant == ctx.variants[0]:
                 samples = self._samples(ctx, pairs, ranks, extra)
         baselines = {
-            "question_cosine": report(true_ranks(questions, ds.sources, true_src, batch_size=ctx.batch_size)),
-            "cluster_filtered": report(true_ranks(questions, ds.sources, true_src, batch_size=ctx.batch_size, allowed=same_cluster)),
+            "question_cosine": report("baselines/question_cosine",
+                                      true_ranks(questions, ds.sources, true_src, batch_size=ctx.batch_size)),
+            "cluster_filtered": report("baselines/cluster_filtered",
+                                       true_ranks(questions, ds.sources, true_src, batch_size=ctx.batch_size, allowed=same_cluster)),
         }
-        out = {"split": ctx.split, "num_queries": int(pairs.shape[0]), "corpus_size": int(ds.sources.shape[0]),
-               "model": model, "baselines": baselines}
-        if routing:
-            out.update({"routing": routing, "routed": routed, "search_timing": timing})
-        if samples:
-            out["samples"] = samples
-        return out
+        return EvalResults(split=ctx.split, num_queries=int(pairs.shape[0]), corpus_size=int(ds.sources.shape[0]),
+                           model=model, baselines=baselines, routed=routed, routing=routing, per_cluster=per_cluster,
+                           search_timing=timing, samples=samples)
 
     def _samples(self, ctx: EvalContext, pairs: torch.Tensor, ranks: torch.Tensor, extra: dict) -> list[dict[str, Any]]:
         """A few pairs of the split explained: texts, true and routed cluster, atypicality, rank."""
         ds = ctx.dataset
-        texts = getattr(ds, "texts", None) or {}
+        texts = ds.texts
         out = []
         for i in range(min(self.config.samples, int(pairs.shape[0]))):
             p = int(pairs[i])
@@ -142,11 +137,11 @@ class RetrievalMetric:
                                     "rank_of_source": int(ranks[i])}
             if texts.get("questions"):
                 item["question"] = texts["questions"][int(ds.pair_question[p])]
-            if "routing_weights" in extra:
-                w = extra["routing_weights"][i]
+            if ROUTING_WEIGHTS in extra:
+                w = extra[ROUTING_WEIGHTS][i]
                 item["routed_cluster"] = ds.cluster_names[int(w.argmax())]
                 item["confidence"] = float(w.max())
-            if "atypicality" in extra:
-                item["atypicality"] = float(extra["atypicality"][i])
+            if ATYPICALITY in extra:
+                item["atypicality"] = float(extra[ATYPICALITY][i])
             out.append(item)
         return out

@@ -14,7 +14,7 @@ from jasper_plugins.nn import l2_normalize
 
 def routing_figures(weights: torch.Tensor, clusters: torch.Tensor, atypicality: torch.Tensor | None,
                     names: list[str]) -> dict[str, Any]:
-    """``weights [N,C]``, true ``clusters [N]`` → soft/hard accuracy, entropy, load per cluster, residual norm."""
+    """``weights [N,C]``, true ``clusters [N]`` → soft/hard accuracy, entropy, load per cluster, mean atypicality."""
     hard = weights.argmax(dim=1)
     load = torch.bincount(hard, minlength=weights.shape[1]).float() / max(len(hard), 1)
     out = {
@@ -25,7 +25,7 @@ def routing_figures(weights: torch.Tensor, clusters: torch.Tensor, atypicality: 
         "load": {names[i]: float(v) for i, v in enumerate(load)},
     }
     if atypicality is not None:
-        out["residual_norm"] = float(atypicality.mean())
+        out["mean_atypicality"] = float(atypicality.mean())
     return out
 
 

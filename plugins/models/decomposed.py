@@ -9,13 +9,12 @@ goes. Returns the routing, coarse, fine and atypicality in the explanation for l
 
 from __future__ import annotations
 
-from typing import Mapping
-
 import attrs
 import torch
 from torch import nn
 
-from jasper_core import Prediction, Predictor
+from jasper_core import ATYPICALITY, COARSE, FINE, ROUTING_LOGITS, ROUTING_WEIGHTS, Prediction, Predictor, Router, StepState
+from jasper_core.recipe import Component, component
 from jasper_core.validators import at_least, one_of, positive, probability
 from jasper_plugins.nn import ACTIVATIONS, SteeringGate, l2_normalize, mlp
 
@@ -33,50 +32,47 @@ class DecomposedPredictorConfig:
     anchors_unfreeze_at: float = attrs.field(default=1.0, validator=probability)
     steering_gate: bool = True
     steering_gate_gain: float = attrs.field(default=100.0, validator=positive)
+    router: Component = component("router", {"type": "gumbel_softmax"})
 
 
 class DecomposedPredictor(Predictor):
-    """``question [B,D], steering [B,D] -> Prediction`` with routing explanation.
+    """``question [B,D], steering [B,D], state -> Prediction`` with routing explanation.
 
-    Two-stage training against residual dominance: with ``learnable_anchors`` the anchors stay
-    frozen until ``anchors_unfreeze_at`` of training has passed, then are fine-tuned.
+    Anchors: without ``learnable_anchors`` they are the step's target-space centroids
+    (``state.centroids``), following the EMA target. With it they are a parameter initialised from
+    the raw centroids, in the optimiser from the start but frozen (no gradient) until
+    ``anchors_unfreeze_at`` of training has passed (two-stage training against residual dominance).
+
+    Args:
+        router: the built ``[model.router]``.
     """
 
     def __init__(self, config: DecomposedPredictorConfig, *, dim: int, num_clusters: int, centroids: torch.Tensor,
-                 encoder: nn.Module, router: nn.Module | None = None, **_: object) -> None:
+                 encoder: nn.Module, router: Router, **_: object) -> None:
         super().__init__()
-        if router is None:
-            raise ValueError('model "decomposed" needs a router; add [routing.router] with type = "gumbel_softmax"')
         self.config = config
         self.online_encoder = encoder
         self.router = router
         self.steering_encoder = mlp(dim, config.hidden_dim, config.hidden_dim, num_layers=2, activation=config.activation)
         self.fine_head = mlp(dim + config.hidden_dim + dim, config.hidden_dim, dim, num_layers=config.num_layers,
                              dropout=config.dropout, activation=config.activation, zero_last=True)
-        self.anchors = nn.Parameter(centroids.detach().clone().float(), requires_grad=False)  # [C, D]
+        self.anchors = nn.Parameter(centroids.detach().clone().float()) if config.learnable_anchors else None  # [C, D]
         self.steering_gate = SteeringGate(dim, config.steering_gate_gain) if config.steering_gate else None
-        self.temperature = 1.0
 
-    def set_schedule_values(self, values: Mapping[str, float]) -> None:
-        self.temperature = float(values.get("gumbel_temperature", self.temperature))
-        if self.config.learnable_anchors:
-            self.anchors.requires_grad_(float(values.get("progress", 0.0)) >= self.config.anchors_unfreeze_at)
+    def current_anchors(self, state: StepState) -> torch.Tensor:
+        """``[C, D]`` anchors of this step (see the class docstring)."""
+        if self.anchors is None:
+            return state.centroids
+        return self.anchors if state.progress >= self.config.anchors_unfreeze_at else self.anchors.detach()
 
-    @torch.no_grad()
-    def set_target_centroids(self, centroids: torch.Tensor) -> None:
-        """Frozen anchors follow the target space (the EMA moves it); learned ones are left alone."""
-        if not self.config.learnable_anchors:
-            self.anchors.copy_(centroids)
-        if hasattr(self.router, "set_centroids"):
-            self.router.set_centroids(centroids)
-
-    def forward(self, question: torch.Tensor, steering: torch.Tensor) -> Prediction:
+    def forward(self, question: torch.Tensor, steering: torch.Tensor, state: StepState) -> Prediction:
         if not self.config.use_steering:
             steering = torch.zeros_like(steering)
+        anchors = self.current_anchors(state)
         q = self.online_encoder(question)  # [B, D]
         s = self.steering_encoder(steering)  # [B, H]
-        weights, logits = self.router(q, steering, self.temperature)  # [B, C]
-        coarse = weights.to(self.anchors.dtype) @ self.anchors  # [B, D]
+        weights, logits = self.router(q, steering, state)  # [B, C]
+        coarse = weights.to(anchors.dtype) @ anchors  # [B, D]
         correction = self.fine_head(torch.cat([q, s, coarse.to(q.dtype)], dim=-1))  # [B, D]
         fine = (q - coarse) + correction if self.config.question_skip else correction
         if self.steering_gate is not None:
@@ -85,5 +81,5 @@ class DecomposedPredictor(Predictor):
         atypicality = fine.float().norm(dim=-1)  # [B]
         if self.config.normalize_output:
             prediction = l2_normalize(prediction)
-        return Prediction(prediction, {"routing_weights": weights, "routing_logits": logits, "coarse": coarse,
-                                       "fine": fine, "atypicality": atypicality})
+        return Prediction(prediction, {ROUTING_WEIGHTS: weights, ROUTING_LOGITS: logits, COARSE: coarse,
+                                       FINE: fine, ATYPICALITY: atypicality})

@@ -12,7 +12,7 @@ import attrs
 import torch
 from torch import nn
 
-from jasper_core import Prediction, Predictor
+from jasper_core import QUESTION_LATENT, Prediction, Predictor, StepState
 from jasper_core.validators import at_least, one_of, positive, probability
 from jasper_plugins.nn import ACTIVATIONS, SteeringGate, l2_normalize, mlp
 
@@ -31,7 +31,7 @@ class JEPAPredictorConfig:
 
 
 class JEPAPredictor(Predictor):
-    """``question [B,D], steering [B,D] -> Prediction(prediction [B,D])``."""
+    """``question [B,D], steering [B,D], state -> Prediction(prediction [B,D])``; the step state is not used."""
 
     def __init__(self, config: JEPAPredictorConfig, *, dim: int, encoder: nn.Module, **_: object) -> None:
         super().__init__()
@@ -44,7 +44,7 @@ class JEPAPredictor(Predictor):
                         zero_last=config.residual)
         self.steering_gate = SteeringGate(dim, config.steering_gate_gain) if config.steering_gate else None
 
-    def forward(self, question: torch.Tensor, steering: torch.Tensor) -> Prediction:
+    def forward(self, question: torch.Tensor, steering: torch.Tensor, state: StepState | None = None) -> Prediction:
         q = self.online_encoder(question)  # [B, D]
         s = self.steering_encoder(steering)  # [B, H]
         out = self.head(torch.cat([q, s], dim=-1))  # [B, D]
@@ -54,4 +54,4 @@ class JEPAPredictor(Predictor):
             out = out + self.steering_gate(steering)
         if self.config.normalize_output:
             out = l2_normalize(out)
-        return Prediction(out, {"question_latent": q})
+        return Prediction(out, {QUESTION_LATENT: q})

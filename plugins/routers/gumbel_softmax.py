@@ -1,22 +1,26 @@
 """Gumbel-Softmax subspace router (Jang, Gu & Poole, 2017; Maddison et al., 2017).
 
-``(question [B,D], steering [B,D], temperature) -> (weights [B,C], logits [B,C])``. In training
-mode the weights are a Gumbel-Softmax sample (soft, or hard one-hot with a straight-through
-gradient); in eval mode a softmax (or a one-hot argmax with ``hard_inference``).
+``(question [B,D], steering [B,D], state) -> (weights [B,C], logits [B,C])``. In training mode
+the weights are a Gumbel-Softmax sample at the router's own ``temperature`` schedule (soft, or
+hard one-hot with a straight-through gradient); in eval mode a softmax (or a one-hot argmax with
+``hard_inference``).
 
-With ``centroid_prior`` the logits are ``MLP(q, s) + cos(q + s, centroids) / prior_temperature``:
-routing starts as nearest-centroid routing of the steered question (a centroid hint points it
-at the hinted cluster) and the MLP learns the corrections. The model keeps the prior's centroids
-in its target space through :meth:`set_centroids`.
+With ``centroid_prior`` the logits are ``MLP(q, s) + cos(q + s, centroids) / prior_temperature``
+with the step's target-space centroids (``state.centroids``): routing starts as nearest-centroid
+routing of the steered question (a centroid hint points it at the hinted cluster) and the MLP
+learns the corrections.
 """
 
 from __future__ import annotations
 
+from typing import Callable
+
 import attrs
 import torch
 import torch.nn.functional as F
-from torch import nn
 
+from jasper_core import Router, StepState
+from jasper_core.recipe import Component, component
 from jasper_core.validators import at_least, one_of, positive, probability
 from jasper_plugins.nn import ACTIVATIONS, l2_normalize, mlp
 
@@ -31,32 +35,32 @@ class GumbelSoftmaxRouterConfig:
     hard_inference: bool = False
     centroid_prior: bool = True
     prior_temperature: float = attrs.field(default=0.05, validator=positive)
+    temperature: Component = component("schedule", {"type": "cosine", "start": 1.0, "end": 0.1})
 
 
-class GumbelSoftmaxRouter(nn.Module):
-    """Routes a (question, steering) pair to one of C subspaces (clusters)."""
+class GumbelSoftmaxRouter(Router):
+    """Routes a (question, steering) pair to one of C subspaces (clusters).
+
+    Args:
+        temperature: the built Gumbel temperature schedule ``(step, total_steps) -> float``.
+    """
 
     def __init__(self, config: GumbelSoftmaxRouterConfig, *, dim: int, num_clusters: int,
-                 centroids: torch.Tensor | None = None, **_: object) -> None:
+                 temperature: Callable[[int, int], float], **_: object) -> None:
         super().__init__()
         self.config = config
+        self.temperature = temperature
         self.net = mlp(2 * dim, config.hidden_dim, num_clusters, num_layers=config.num_layers,
                        dropout=config.dropout, activation=config.activation, zero_last=config.centroid_prior)
-        prior = centroids.detach().clone().float() if centroids is not None else torch.zeros(num_clusters, dim)
-        self.register_buffer("prior_centroids", prior)  # [C, D]
 
-    @torch.no_grad()
-    def set_centroids(self, centroids: torch.Tensor) -> None:
-        """Update the prior's centroids (the model passes the target-space centroids)."""
-        self.prior_centroids.copy_(centroids)
-
-    def forward(self, question: torch.Tensor, steering: torch.Tensor, temperature: float = 1.0):
+    def forward(self, question: torch.Tensor, steering: torch.Tensor, state: StepState):
         logits = self.net(torch.cat([question, steering], dim=-1)).float()  # [B, C]
         if self.config.centroid_prior:
-            cos = l2_normalize((question + steering).float()) @ l2_normalize(self.prior_centroids).T
+            cos = l2_normalize((question + steering).float()) @ l2_normalize(state.centroids.float()).T
             logits = logits + cos / self.config.prior_temperature
         if self.training:
-            weights = F.gumbel_softmax(logits.float(), tau=max(temperature, 1e-4), hard=self.config.hard, dim=-1)
+            tau = float(self.temperature(state.step, state.total_steps))
+            weights = F.gumbel_softmax(logits.float(), tau=max(tau, 1e-4), hard=self.config.hard, dim=-1)
         elif self.config.hard_inference:
             weights = F.one_hot(logits.argmax(dim=-1), logits.shape[-1]).to(logits.dtype)
         else:

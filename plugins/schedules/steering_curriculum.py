@@ -8,26 +8,33 @@ from __future__ import annotations
 
 import attrs
 
+from jasper_core import STEERING_VARIANTS
 from jasper_core.validators import each, non_negative, probability
 
 
-def _four_weights(instance, attribute, value) -> None:
-    if len(value) != 4:
-        raise ValueError(f"needs 4 weights (zero, centroid, keyword, residual), got {len(value)}")
+def _variant_weights(instance, attribute, value) -> None:
+    if len(value) != len(STEERING_VARIANTS):
+        raise ValueError(f"needs {len(STEERING_VARIANTS)} weights ({', '.join(STEERING_VARIANTS)}), got {len(value)}")
     each(non_negative)(instance, attribute, value)
     if sum(value) <= 0:
         raise ValueError("weights must not all be zero")
 
 
+def _even(first: float, second: float) -> tuple[float, ...]:
+    """The first two variants get ``first`` and ``second``; the rest share what is left evenly."""
+    rest = len(STEERING_VARIANTS) - 2
+    return (first, second) + tuple(max(1.0 - first - second, 0.0) / rest for _ in range(rest))
+
+
 @attrs.frozen(kw_only=True)
 class SteeringCurriculumConfig:
-    start: tuple[float, float, float, float] = attrs.field(default=(0.5, 0.5, 0.0, 0.0), validator=_four_weights)
-    end: tuple[float, float, float, float] = attrs.field(default=(0.25, 0.25, 0.25, 0.25), validator=_four_weights)
+    start: tuple[float, ...] = attrs.field(default=_even(0.5, 0.5), validator=_variant_weights)
+    end: tuple[float, ...] = attrs.field(default=_even(0.25, 0.25), validator=_variant_weights)
     ramp: float = attrs.field(default=0.5, validator=probability)
 
 
 class SteeringCurriculum:
-    """Returns the 4 variant probabilities (zero, centroid, keyword, residual) at ``step``."""
+    """Returns one probability per steering variant (in ``jasper_core.STEERING_VARIANTS`` order) at ``step``."""
 
     def __init__(self, config: SteeringCurriculumConfig) -> None:
         self.config = config

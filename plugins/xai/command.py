@@ -9,22 +9,23 @@ import sys
 import torch
 
 from jasper_core import hookimpl
+from jasper_core.contracts.steering import SteeringInputs, steering
 from jasper_core.errors import JasperError
-from jasper_core.training.restore import load_trained
-from jasper_plugins.nn import l2_normalize
+from jasper_core.training.run_dir import load_trained
 from jasper_plugins.xai.explainer import XAI
 
 
 def _embedder(setup):
     from jasper_plugins.data.builder import DEFAULT_MODEL, sentence_transformer_embedder
 
-    name = getattr(setup.dataset, "meta", {}).get("model_name", DEFAULT_MODEL)
+    name = setup.dataset.meta.get("model_name", DEFAULT_MODEL)
     if name in ("synthetic", "custom"):
         raise JasperError(f"this dataset's embeddings came from {name!r}, not a text model, so text cannot be embedded for it")
     return sentence_transformer_embedder(name, progress=False)
 
 
 def _steering(args, setup, embed, q: torch.Tensor) -> tuple[torch.Tensor | None, str]:
+    """The steering hint ``[D]`` asked for on the command line (the variants' own formulas)."""
     ds = setup.dataset
     if args.steering_cluster:
         if args.steering_cluster not in ds.cluster_names:
@@ -33,9 +34,11 @@ def _steering(args, setup, embed, q: torch.Tensor) -> tuple[torch.Tensor | None,
             raise JasperError(f"unknown cluster {args.steering_cluster!r}{did_you_mean(args.steering_cluster, ds.cluster_names)}; "
                               f"clusters: {', '.join(ds.cluster_names)}")
         c = ds.centroids[ds.cluster_names.index(args.steering_cluster)]
-        return l2_normalize(c - q), f"cluster '{args.steering_cluster}' (centroid direction)"
+        hint = steering("centroid", SteeringInputs(question=q[None], centroid=c[None]))[0]
+        return hint, f"cluster '{args.steering_cluster}' (centroid direction, a topic hint)"
     if args.steering_text:
-        return l2_normalize(embed([args.steering_text])[0].to(q)), f"text {args.steering_text!r} (keyword-weighted)"
+        hint = steering("keyword", SteeringInputs(question=q[None], keywords=embed([args.steering_text]).to(q)))[0]
+        return hint, f"text {args.steering_text!r} (keyword-weighted)"
     return None, "none"
 
 
@@ -54,7 +57,7 @@ def run(args: argparse.Namespace, plugins) -> int:
         embed = _embedder(setup)
         q = embed([args.question])[0].to(setup.device)
         steering, described = _steering(args, setup, embed, q)
-        xai = XAI(setup.model, setup.target, setup.dataset)
+        xai = XAI(setup.model, setup.target_space, setup.dataset)
         e = xai.explain_prediction(q, steering)
     if args.figure:
         from jasper_plugins.xai.figure import explanation_figure
@@ -72,7 +75,7 @@ def run(args: argparse.Namespace, plugins) -> int:
     console.print(f"[bold]steering influence[/]: routing KL {infl['kl']:.3f} nats, prediction shift {infl['l2_shift']:.3f}")
     t = e["typical_atypicality"]
     console.print(f"[bold]atypicality[/]: {e['atypicality']:.3f} (training questions: {t['mean']:.3f} ± {t['std']:.3f}); "
-                  f"coarse {e['coarse_norm']:.2f} vs fine {e['fine_norm']:.2f}")
+                  f"coarse norm {e['coarse_norm']:.2f}")
     console.print("[bold]similar known questions[/]:")
     for p in e["similar_pairs"]:
         console.print(f"  {p['similarity']:.2f} [{p['cluster']}] {p.get('question', '#' + str(p['pair']))}", highlight=False, markup=False)

@@ -11,6 +11,7 @@ from typing import Any, Mapping, NamedTuple
 
 import torch
 
+from jasper_core import ATYPICALITY, COARSE, ROUTING_WEIGHTS, StepState
 from jasper_plugins.nn import l2_normalize
 
 NEAREST_CENTROID_TEMPERATURE = 0.05
@@ -22,7 +23,6 @@ class _Pass(NamedTuple):
     atypicality: torch.Tensor
     source: str
     coarse_norm: torch.Tensor
-    fine_norm: torch.Tensor
 
 
 class XAI:
@@ -41,10 +41,9 @@ class XAI:
         with torch.no_grad():
             self.centroids = target(dataset.centroids)  # [C, D]
             self.corpus = l2_normalize(target(dataset.sources))  # [S, D]
-            if hasattr(model, "set_target_centroids"):
-                model.set_target_centroids(self.centroids)
+        self.state = StepState.after_training(self.centroids)
         self.names = list(dataset.cluster_names)
-        self.texts = getattr(dataset, "texts", None) or {}
+        self.texts = dataset.texts
         train = dataset.split("train")
         self.known_pairs = train
         self.known_questions = l2_normalize(dataset.questions[dataset.pair_question[train]])
@@ -54,24 +53,19 @@ class XAI:
 
     @torch.no_grad()
     def _forward(self, question: torch.Tensor, steering: torch.Tensor) -> "_Pass":
-        """One model pass: routing weights [B,C], prediction [B,D], atypicality [B], coarse and fine norms [B]."""
-        out = self.model(question, steering)
+        """One model pass: routing weights [B,C], prediction [B,D], atypicality [B] (‖fine‖), coarse norm [B]."""
+        out = self.model(question, steering, self.state)
         pred = out.prediction.float()
-        if "routing_weights" in out.explanation:
-            weights = out.explanation["routing_weights"].float()
+        if ROUTING_WEIGHTS in out.explanation:
+            weights = out.explanation[ROUTING_WEIGHTS].float()
             source = "router"
         else:
             sims = l2_normalize(pred) @ l2_normalize(self.centroids).T
             weights = (sims / NEAREST_CENTROID_TEMPERATURE).softmax(dim=-1)
             source = "nearest_centroid"
-        if "coarse" in out.explanation:
-            coarse_norm = out.explanation["coarse"].float().norm(dim=-1)
-            fine_norm = out.explanation["fine"].float().norm(dim=-1)
-        else:
-            coarse = weights @ self.centroids
-            coarse_norm, fine_norm = coarse.norm(dim=-1), (pred - coarse).norm(dim=-1)
-        atyp = out.explanation["atypicality"].float() if "atypicality" in out.explanation else fine_norm
-        return _Pass(weights, pred, atyp, source, coarse_norm, fine_norm)
+        coarse = out.explanation[COARSE].float() if COARSE in out.explanation else weights @ self.centroids
+        atyp = out.explanation[ATYPICALITY].float() if ATYPICALITY in out.explanation else (pred - coarse).norm(dim=-1)
+        return _Pass(weights, pred, atyp, source, coarse.norm(dim=-1))
 
     @staticmethod
     def _kl(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
@@ -89,7 +83,6 @@ class XAI:
         w, pred, atyp, source = steered.weights, steered.prediction, steered.atypicality, steered.source
         kl = self._kl(w, unsteered.weights)
         shift = (pred - unsteered.prediction).norm(dim=-1)
-        coarse_n, fine_n = steered.coarse_norm, steered.fine_norm
         sims = l2_normalize(q) @ self.known_questions.T  # [B, N_train]
         nn_val, nn_idx = sims.topk(min(neighbours, sims.shape[1]), dim=1)
         src_val, src_idx = (l2_normalize(pred) @ self.corpus.T).topk(min(top_sources, self.corpus.shape[0]), dim=1)
@@ -106,8 +99,7 @@ class XAI:
                 "steering_influence": {"kl": float(kl[i]), "l2_shift": float(shift[i]), "steered": steering is not None},
                 "atypicality": float(atyp[i]),
                 "typical_atypicality": {"mean": self.typical_atypicality[0], "std": self.typical_atypicality[1]},
-                "coarse_norm": float(coarse_n[i]),
-                "fine_norm": float(fine_n[i]),
+                "coarse_norm": float(steered.coarse_norm[i]),
                 "similar_pairs": [self._pair_record(int(self.known_pairs[j]), float(v)) for v, j in zip(nn_val[i], nn_idx[i])],
                 "top_sources": [self._source_record(int(j), float(v)) for v, j in zip(src_val[i], src_idx[i])],
             }

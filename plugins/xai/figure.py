@@ -18,7 +18,7 @@ def explanation_figure(e: Mapping[str, Any], path: str | Path, *, top: int = 8, 
     axes[0].barh([k for k, _ in items], [v for _, v in items], color=["tab:blue"] * (len(items) - 1) + ["tab:orange"])
     axes[0].set(xlim=(0, 1), xlabel="routing weight",
                 title=f"routing ({e['routing_source'].replace('_', ' ')}): {e['primary_subspace']} {e['confidence']:.2f}")
-    axes[1].bar(["coarse\n(routed centroid)", "fine\n(residual)"], [e["coarse_norm"], e["fine_norm"]], color=["tab:green", "tab:red"])
+    axes[1].bar(["coarse\n(routed centroid)", "fine\n(residual)"], [e["coarse_norm"], e["atypicality"]], color=["tab:green", "tab:red"])
     mean = e["typical_atypicality"]["mean"]
     axes[1].axhline(mean, ls="--", color="black", lw=1, label=f"typical ‖fine‖ {mean:.2f}")
     axes[1].set(title=f"magnitudes (atypicality {e['atypicality']:.2f})", ylabel="L2 norm")

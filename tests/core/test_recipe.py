@@ -53,7 +53,7 @@ def test_recipe__all_problems_reported_together(registries):
 def test_recipe__defaults_fill_a_minimal_recipe(registries):
     recipe = recipe_from_text("", registries)
     assert recipe.model.type == "jepa" and recipe.loss[0].type == "jepa"
-    assert recipe.ema.tau.config.start == 0.996 and recipe.ema.tau.config.end == 0.999
+    assert recipe.target_space.decay.config.start == 0.996 and recipe.target_space.decay.config.end == 0.999
 
 
 def test_recipe__overrides_are_typed_and_validated(registries):

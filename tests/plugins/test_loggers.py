@@ -7,9 +7,14 @@ import pytest
 from PIL import Image
 
 from jasper_core.recipe import recipe_from_text
+from jasper_core.training.run_dir import RunDir
 from jasper_core.training.trainer import Trainer
 
 LOGGERS = '\n[[logger]]\ntype = "csv"\n\n[[logger]]\ntype = "plots"\n\n[[logger]]\ntype = "console"\n'
+
+
+def last(run_dir):
+    return RunDir(run_dir).checkpoint("last")
 
 
 def test_loggers__csv_and_plots(tiny_recipe_text, tmp_path, plugins, capsys):
@@ -39,6 +44,6 @@ def test_loggers__wandb_offline_run_id_survives_resume(tiny_recipe_text, tmp_pat
     text = tiny_recipe_text + '\n[[logger]]\ntype = "wandb"\nmode = "offline"\n'
     recipe = recipe_from_text(text, plugins.registries, overrides=["train.epochs=1"])
     Trainer(recipe, plugins, run_dir=tmp_path / "run").fit()
-    run_id = load_checkpoint(tmp_path / "run")["logger_state"]["wandb_run_id"]
+    run_id = load_checkpoint(last(tmp_path / "run"))["logger_state"]["wandb_run_id"]
     offline = list((tmp_path / "run" / "wandb").glob(f"offline-run-*-{run_id}"))
     assert offline and list(offline[0].glob("*.wandb"))

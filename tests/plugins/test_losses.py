@@ -7,11 +7,17 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jasper_core import LossInputs
+import attrs
+
+from jasper_core import LossInputs, StepState
 from jasper_core.testing import check_loss_properties, random_loss_inputs
 from jasper_plugins.losses.centroid import CentroidLoss, CentroidLossConfig
 from jasper_plugins.losses.infonce import InfoNCEConfig, InfoNCELoss, uniform_infonce_value
 from jasper_plugins.losses.jepa import JEPALoss, JEPALossConfig, smooth_l1_distance
+from jasper_plugins.losses.disentanglement import DisentanglementLoss
+from jasper_plugins.losses.residual_penalty import ResidualPenaltyConfig, ResidualPenaltyLoss
+from jasper_plugins.losses.routing_ce import RoutingCEConfig, RoutingCELoss
+from jasper_plugins.losses.routing_entropy import RoutingEntropyConfig, RoutingEntropyLoss
 from jasper_plugins.losses.vicreg import VICRegConfig, VICRegLoss, covariance_term, variance_term
 
 
@@ -26,14 +32,25 @@ def test_builtin_loss__shared_properties(make, scale_invariant):
     check_loss_properties(make, scale_invariant=scale_invariant)
 
 
+@pytest.mark.parametrize("make", [
+    lambda: RoutingCELoss(RoutingCEConfig()),
+    lambda: RoutingEntropyLoss(RoutingEntropyConfig(), entropy_target=lambda step, total: 0.5),
+    lambda: ResidualPenaltyLoss(ResidualPenaltyConfig(margin=0.5)),
+    lambda: DisentanglementLoss(),
+], ids=["routing_ce", "routing_entropy", "residual_penalty", "disentanglement"])
+def test_routing_loss__shared_properties(make):
+    check_loss_properties(make, routing=True, max_examples=10)
+
+
 @settings(max_examples=30, deadline=None)
 @given(batch=st.integers(1, 8), k=st.integers(1, 6), dim=st.integers(2, 16))
 def test_infonce__equals_log_1_plus_k_when_all_similarities_equal(batch, k, dim):
     v = torch.zeros(dim)
     v[0] = 1.0
-    inputs = LossInputs(prediction=v.expand(batch, dim).clone(), target=v.expand(batch, dim).clone(),
+    inputs = LossInputs(prediction=v.expand(batch, dim).clone(), positive=v.expand(batch, dim).clone(),
                         negatives=v.expand(batch, k, dim).clone(), negative_tiers=torch.zeros(batch, k, dtype=torch.long),
-                        centroids=v.unsqueeze(0), cluster=torch.zeros(batch, dtype=torch.long))
+                        state=StepState(step=0, total_steps=1, centroids=v.unsqueeze(0)),
+                        cluster=torch.zeros(batch, dtype=torch.long))
     out = InfoNCELoss(InfoNCEConfig(in_batch=False))(inputs)
     assert math.isclose(float(out["loss"]), uniform_infonce_value(k), rel_tol=1e-5)
 
@@ -79,8 +96,7 @@ def test_centroid__decreases_as_prediction_moves_toward_true_centroid():
     loss = CentroidLoss(CentroidLossConfig())
     values = []
     for t in torch.linspace(0, 1, 6):
-        moved = LossInputs(prediction=(1 - t) * inputs.prediction + t * true, target=inputs.target, negatives=inputs.negatives,
-                           negative_tiers=inputs.negative_tiers, centroids=inputs.centroids, cluster=inputs.cluster)
+        moved = attrs.evolve(inputs, prediction=(1 - t) * inputs.prediction + t * true)
         values.append(float(loss(moved)["loss"]))
     assert all(b < a for a, b in zip(values, values[1:])), values
     assert float(loss(moved)["accuracy"]) == 1.0

@@ -5,7 +5,9 @@ import math
 import pytest
 import torch
 
-from jasper_core import LossInputs
+import attrs
+
+from jasper_core import StepState
 from jasper_core.testing import random_loss_inputs
 from jasper_plugins.encoders.residual_mlp import ResidualMLPEncoder, ResidualMLPEncoderConfig
 from jasper_plugins.losses.disentanglement import DisentanglementLoss
@@ -17,18 +19,20 @@ from jasper_plugins.routers.gumbel_softmax import GumbelSoftmaxRouter, GumbelSof
 
 
 def test_router__gumbel_in_training_softmax_or_argmax_at_inference():
-    router = GumbelSoftmaxRouter(GumbelSoftmaxRouterConfig(hidden_dim=8, hard=True), dim=6, num_clusters=4)
+    router = GumbelSoftmaxRouter(GumbelSoftmaxRouterConfig(hidden_dim=8, hard=True), dim=6, num_clusters=4,
+                                 temperature=lambda step, total: 0.5)
     q, s = torch.randn(5, 6), torch.randn(5, 6)
-    w, logits = router.train()(q, s, 0.5)
+    w, logits = router.train()(q, s, state(0.5))
     assert w.shape == logits.shape == (5, 4) and torch.allclose(w.sum(1), torch.ones(5))
     assert bool(((w == 0) | (w == 1)).all())  # hard straight-through sample
-    w_eval, logits_eval = router.eval()(q, s)
+    w_eval, logits_eval = router.eval()(q, s, state(1.0))
     assert torch.allclose(w_eval, logits_eval.softmax(-1))
 
 
 def decomposed(**kw):
     enc = ResidualMLPEncoder(ResidualMLPEncoderConfig(hidden_dim=8), dim=6)
-    router = GumbelSoftmaxRouter(GumbelSoftmaxRouterConfig(hidden_dim=8), dim=6, num_clusters=3)
+    router = GumbelSoftmaxRouter(GumbelSoftmaxRouterConfig(hidden_dim=8), dim=6, num_clusters=3,
+                                 temperature=lambda step, total: 1.0)
     return DecomposedPredictor(DecomposedPredictorConfig(hidden_dim=8, **kw), dim=6, num_clusters=3,
                                centroids=torch.randn(3, 6), encoder=enc, router=router)
 
@@ -36,7 +40,7 @@ def decomposed(**kw):
 def test_decomposed__explanation_and_untrained_identity():
     model = decomposed(normalize_output=False).eval()
     q = torch.randn(4, 6)
-    out = model(q, torch.zeros(4, 6))
+    out = model(q, torch.zeros(4, 6), state(1.0, clusters=3, dim=6))
     ex = out.explanation
     assert ex["routing_weights"].shape == (4, 3) and ex["coarse"].shape == ex["fine"].shape == (4, 6)
     assert torch.allclose(out.prediction, ex["coarse"] + ex["fine"])
@@ -44,23 +48,28 @@ def test_decomposed__explanation_and_untrained_identity():
     assert torch.allclose(ex["atypicality"], ex["fine"].norm(dim=1))
 
 
-def test_decomposed__needs_a_router_and_unfreezes_anchors_on_schedule():
-    with pytest.raises(ValueError, match="needs a router"):
-        DecomposedPredictor(DecomposedPredictorConfig(), dim=6, num_clusters=3, centroids=torch.randn(3, 6),
-                            encoder=torch.nn.Identity(), router=None)
-    model = decomposed(learnable_anchors=True, anchors_unfreeze_at=0.5)
-    model.set_schedule_values({"progress": 0.2})
-    assert not model.anchors.requires_grad
-    model.set_schedule_values({"progress": 0.6})
-    assert model.anchors.requires_grad
+def test_decomposed__learnable_anchors_frozen_until_the_schedule_then_move():
+    model = decomposed(learnable_anchors=True, anchors_unfreeze_at=0.5, normalize_output=False)
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    assert any(p is model.anchors for g in opt.param_groups for p in g["params"])  # in the optimiser from the start
+    q, s = torch.randn(8, 6), torch.randn(8, 6)
+    before = model.anchors.detach().clone()
+    for progress, moves in ((0.2, False), (0.6, True)):
+        opt.zero_grad()
+        model(q, s, state(progress, clusters=3, dim=6)).prediction.pow(2).sum().backward()
+        opt.step()
+        assert (not torch.equal(model.anchors, before)) == moves
+        before = model.anchors.detach().clone()
 
 
-def routing_inputs(logits, cluster, fine=None, progress_target=0.5):
+def state(progress, clusters=4, dim=6):
+    return StepState(step=int(progress * 100), total_steps=100, centroids=torch.randn(clusters, dim))
+
+
+def routing_inputs(logits, cluster, fine=None):
     base = random_loss_inputs(batch=logits.shape[0], dim=6, clusters=logits.shape[1])
     ex = {"routing_logits": logits, "routing_weights": logits.softmax(-1), "fine": fine if fine is not None else torch.zeros(logits.shape[0], 6)}
-    return LossInputs(prediction=base.prediction, target=base.target, negatives=base.negatives,
-                      negative_tiers=base.negative_tiers, centroids=base.centroids, cluster=cluster,
-                      explanation=ex, schedule={"entropy_target": progress_target})
+    return attrs.evolve(base, cluster=cluster, explanation=ex)
 
 
 def test_routing_ce__low_when_confidently_right():
@@ -73,13 +82,13 @@ def test_routing_ce__low_when_confidently_right():
 
 
 def test_routing_entropy__follows_the_target():
-    loss = RoutingEntropyLoss(RoutingEntropyConfig(balance_weight=0.0))
-    uniform = routing_inputs(torch.zeros(4, 5), torch.zeros(4, dtype=torch.long), progress_target=1.0)
+    loss = RoutingEntropyLoss(RoutingEntropyConfig(balance_weight=0.0), entropy_target=lambda step, total: 1.0)
+    uniform = routing_inputs(torch.zeros(4, 5), torch.zeros(4, dtype=torch.long))
     assert float(loss(uniform)["loss"]) == pytest.approx(0.0, abs=1e-9)
-    peaked = routing_inputs(torch.eye(5)[:4] * 30, torch.zeros(4, dtype=torch.long), progress_target=1.0)
+    peaked = routing_inputs(torch.eye(5)[:4] * 30, torch.zeros(4, dtype=torch.long))
     assert float(loss(peaked)["loss"]) == pytest.approx(1.0, abs=1e-3)
-    balanced = RoutingEntropyLoss(RoutingEntropyConfig(balance_weight=1.0))
-    collapsed = routing_inputs(torch.tensor([[30.0, 0, 0]] * 4), torch.zeros(4, dtype=torch.long), progress_target=0.0)
+    balanced = RoutingEntropyLoss(RoutingEntropyConfig(balance_weight=1.0), entropy_target=lambda step, total: 0.0)
+    collapsed = routing_inputs(torch.tensor([[30.0, 0, 0]] * 4), torch.zeros(4, dtype=torch.long))
     assert float(balanced(collapsed)["loss"]) > 0.9  # everyone routed to one cluster
 
 

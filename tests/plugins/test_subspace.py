@@ -5,7 +5,7 @@ import torch
 
 from conftest import write_synthetic
 from jasper_core.recipe import recipe_from_text
-from jasper_core.training.restore import load_trained
+from jasper_core.training.run_dir import load_trained
 from jasper_core.training.trainer import Trainer
 from jasper_plugins.metrics.retrieval import true_ranks
 from jasper_plugins.metrics.routing import routed_ranks
@@ -18,9 +18,9 @@ path = "{path}"
 type = "decomposed"
 hidden_dim = 32
 use_steering = {use_steering}
-[ema]
-target = "identity"
-[routing.router]
+[target_space]
+mode = "identity"
+[model.router]
 hidden_dim = 32
 [[loss]]
 type = "infonce"
@@ -58,7 +58,7 @@ def trained(tmp_path_factory, plugins):
         text = RECIPE.format(path=data, use_steering=str(uses).lower())
         results = Trainer(recipe_from_text(text, plugins.registries), plugins, run_dir=run).fit()
         setup, _, _ = load_trained(run, plugins)
-        out[uses] = (results, XAI(setup.model, setup.target, setup.dataset), setup, run)
+        out[uses] = (results, XAI(setup.model, setup.target_space, setup.dataset), setup, run)
     return out
 
 
@@ -70,8 +70,8 @@ def all_pairs(setup, variant=1):
 
 def test_router__recovers_the_true_cluster(trained):
     results = trained[True][0]
-    assert results["routing"]["zero"]["accuracy_hard"] >= 0.9
-    assert results["routing"]["centroid"]["accuracy_hard"] >= 0.9
+    assert results.routing["zero"]["accuracy_hard"] >= 0.9
+    assert results.routing["centroid"]["accuracy_hard"] >= 0.9
 
 
 def test_atypicality__larger_off_centroid(trained):
@@ -100,8 +100,8 @@ def test_routed_retrieval__true_subspace_never_loses_the_positive(trained):
     ds = setup.dataset
     q, s, pairs = all_pairs(setup)
     with torch.no_grad():
-        pred = setup.model(q, s).prediction
-    corpus = setup.target(ds.sources)
+        pred = setup.model(q, s, setup.step_state(1, 1)).prediction
+    corpus = setup.target_space(ds.sources)
     full = true_ranks(pred, corpus, ds.pair_source)
     routed = routed_ranks(pred, corpus, ds.pair_source, ds.source_cluster, ds.pair_cluster.unsqueeze(1))
     assert bool((routed <= ds.sources.shape[0]).all())  # nothing lost
@@ -110,10 +110,10 @@ def test_routed_retrieval__true_subspace_never_loses_the_positive(trained):
 
 def test_eval_json__has_routed_retrieval_next_to_full_search(trained):
     results, _, _, run = trained[True]
-    assert set(results["routed"]["zero"]) == {"top1", "top3"}
-    assert results["routed"]["zero"]["top3"]["recall@10"] >= results["routed"]["zero"]["top1"]["recall@10"] - 1e-9
-    assert {"full_ms_per_1k_queries", "routed_top1_ms_per_1k_queries"} == set(results["search_timing"])
-    assert sum(results["routing"]["zero"]["load"].values()) == pytest.approx(1.0)
+    assert set(results.routed["zero"]) == {"top1", "top3"}
+    assert results.routed["zero"]["top3"]["recall@10"] >= results.routed["zero"]["top1"]["recall@10"] - 1e-9
+    assert {"full_ms_per_1k_queries", "routed_top1_ms_per_1k_queries"} == set(results.search_timing)
+    assert sum(results.routing["zero"]["load"].values()) == pytest.approx(1.0)
     assert (run / "xai" / "val-epoch-8.json").exists()
 
 
@@ -150,7 +150,7 @@ def test_xai__works_for_a_plain_jepa_model(tiny_recipe_text, tmp_path, plugins):
             run_dir=tmp_path / "run").fit()
     setup, _, _ = load_trained(tmp_path / "run", plugins)
     q, s, _ = all_pairs(setup)
-    e = XAI(setup.model, setup.target, setup.dataset).explain_prediction(q[0], s[0])
+    e = XAI(setup.model, setup.target_space, setup.dataset).explain_prediction(q[0], s[0])
     assert e["routing_source"] == "nearest_centroid" and e["primary_subspace"] in setup.dataset.cluster_names
 
 

@@ -25,7 +25,7 @@ class FocalInfoNCE(torch.nn.Module):
 
     def forward(self, inputs: LossInputs) -> dict[str, torch.Tensor]:
         pred = F.normalize(inputs.prediction, dim=-1, eps=1e-8)  # [B, D]
-        pos = F.normalize(inputs.target, dim=-1, eps=1e-8)  # [B, D]
+        pos = F.normalize(inputs.positive, dim=-1, eps=1e-8)  # [B, D]
         neg = F.normalize(inputs.negatives, dim=-1, eps=1e-8)  # [B, K, D]
         logits = torch.cat([(pred * pos).sum(-1, keepdim=True), torch.einsum("bd,bkd->bk", pred, neg)], 1)
         log_p = F.log_softmax(logits / self.config.temperature, dim=1)[:, 0]  # [B]

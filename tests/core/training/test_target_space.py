@@ -9,7 +9,7 @@ from jasper_core.recipe import recipe_from_text
 from jasper_core.training.assemble import assemble
 from jasper_core.training.step import loss_inputs, train_step
 from jasper_core.training.target_space import TargetSpace
-from jasper_core.data import epoch_batches
+from jasper_core.training.batches import epoch_batches
 
 
 def test_target_space__ema_update_formula():
@@ -61,25 +61,26 @@ def _batch(setup):
 
 def test_one_space__positives_negatives_centroids_go_through_the_target(setup):
     with torch.no_grad():  # make the target space visibly different from the raw space
-        for p in setup.target.encoder.parameters():
+        for p in setup.target_space.encoder.parameters():
             p.add_(0.3 * torch.randn_like(p))
     batch = _batch(setup)
-    pred = setup.model(batch.question, batch.steering)
-    inputs = loss_inputs(setup, batch, pred, {})
-    assert torch.allclose(inputs.target, setup.target(batch.source))
-    assert torch.allclose(inputs.negatives, setup.target(batch.negatives))
-    assert torch.allclose(inputs.centroids, setup.target(setup.dataset.centroids))
-    assert not torch.allclose(inputs.target, batch.source)
+    state = setup.step_state(0, 1)
+    pred = setup.model(batch.question, batch.steering, state)
+    inputs = loss_inputs(setup, batch, pred, state)
+    assert torch.allclose(inputs.positive, setup.target_space(batch.source))
+    assert torch.allclose(inputs.negatives, setup.target_space(batch.negatives))
+    assert torch.allclose(inputs.centroids, setup.target_space(setup.dataset.centroids))
+    assert not torch.allclose(inputs.positive, batch.source)
 
 
 def test_online_encoder__receives_gradients_and_target_follows(setup):
     online = setup.model.online_encoder
-    target_before = copy.deepcopy(setup.target.encoder.state_dict())
+    target_before = copy.deepcopy(setup.target_space.encoder.state_dict())
     batch = _batch(setup)
     for step in range(2):
         train_step(setup, batch, step=step, total_steps=10, aux_active=True)
         grads = [p.grad for p in online.parameters()]
         assert any(g is not None and g.abs().sum() > 0 for g in grads)
     assert all(g is not None and g.abs().sum() > 0 for g in (p.grad for p in online.parameters()))
-    changed = [not torch.equal(v, target_before[k]) for k, v in setup.target.encoder.state_dict().items()]
+    changed = [not torch.equal(v, target_before[k]) for k, v in setup.target_space.encoder.state_dict().items()]
     assert any(changed)  # the EMA moved toward the trained online encoder

@@ -12,7 +12,12 @@ from jasper_core.errors import CheckpointError, JasperError, NonFiniteLossError
 from jasper_core.recipe import recipe_from_text
 from jasper_core.testing import plugins_with
 from jasper_core.training.checkpoint import load_checkpoint
+from jasper_core.training.run_dir import RunDir
 from jasper_core.training.trainer import Trainer
+
+
+def last(run_dir):
+    return RunDir(run_dir).checkpoint("last")
 
 
 def train(text, run_dir, plugins, resume=None, overrides=()):
@@ -28,12 +33,12 @@ def test_trainer__writes_eval_checkpoints_history(tiny_recipe_text, tmp_path, pl
     assert saved["split"] == "test" and set(saved["model"]) == {"zero", "centroid", "keyword", "residual"}
     assert set(saved["baselines"]) == {"question_cosine", "cluster_filtered"}
     assert set(saved["model"]["zero"]) == {"recall@1", "recall@5", "recall@10", "mrr", "ndcg@10"}
-    assert results["model"] == saved["model"]
+    assert results.model == saved["model"]
     events = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
     evals = [e for e in events if e["event"] == "eval"]
     assert [e["epoch"] for e in evals] == [0, 1, 2, 3]  # before training, then every epoch
     epoch = next(e for e in events if e["event"] == "epoch")
-    for key in ("jepa", "infonce", "centroid", "vicreg", "centroid/accuracy", "lr", "tau", "grad_norm",
+    for key in ("jepa", "infonce", "centroid", "vicreg", "centroid/accuracy", "lr", "ema_decay", "grad_norm",
                 "pairs_per_s", "steering/zero", "health/effective_rank", "health/mean_cosine"):
         assert key in epoch, key
     ckpt = load_checkpoint(run / "checkpoints" / "last.pt")
@@ -63,7 +68,7 @@ def test_trainer__resume_is_bit_exact_on_cpu(tiny_recipe_text, tmp_path, plugins
     stopper = plugins_with(StopAfter(2))
     with pytest.raises(KeyboardInterrupt):
         train(tiny_recipe_text, tmp_path / "resumed", stopper)
-    at_epoch_2 = load_checkpoint(tmp_path / "resumed")
+    at_epoch_2 = load_checkpoint(last(tmp_path / "resumed"))
     assert at_epoch_2["epoch"] == 2
     train(tiny_recipe_text, tmp_path / "resumed", plugins, resume="auto")
     starts = [json.loads(x) for x in (tmp_path / "resumed" / "history.jsonl").read_text().splitlines()]
@@ -121,7 +126,7 @@ def test_trainer__nonfinite_stop_names_term_and_keeps_last_checkpoint(tiny_recip
     text = tiny_recipe_text + '\n[[loss]]\ntype = "nan_at"\n'
     with pytest.raises(NonFiniteLossError, match=r"loss term 'nan_at' is nan at step 12"):
         train(text, tmp_path / "run", plugins)
-    ckpt = load_checkpoint(tmp_path / "run")
+    ckpt = load_checkpoint(last(tmp_path / "run"))
     assert ckpt["epoch"] == 1  # the last good checkpoint survives
     assert all(torch.isfinite(v).all() for v in ckpt["model"].values())
 
@@ -132,14 +137,14 @@ def test_trainer__nonfinite_skip_counts_and_continues(tiny_recipe_text, tmp_path
     train(text, tmp_path / "run", plugins, overrides=["train.nonfinite=skip"])
     events = [json.loads(x) for x in (tmp_path / "run" / "history.jsonl").read_text().splitlines()]
     assert any(e.get("skipped") == 1.0 for e in events if e["event"] == "step")
-    assert load_checkpoint(tmp_path / "run")["skipped_steps"] == 1
+    assert load_checkpoint(last(tmp_path / "run"))["skipped_steps"] == 1
 
 
 def test_trainer__uncertainty_weighting_aux_warmup_and_periodic_checkpoints(tiny_recipe_text, tmp_path, plugins):
     train(tiny_recipe_text, tmp_path / "run", plugins,
           overrides=["train.loss_weighting=uncertainty", "train.aux_warmup_epochs=1", "train.epochs=3",
                      "train.checkpoint_every=1", "train.keep_checkpoints=2"])
-    ckpt = load_checkpoint(tmp_path / "run")
+    ckpt = load_checkpoint(last(tmp_path / "run"))
     assert "log_vars" in ckpt["composer"] and bool((ckpt["composer"]["log_vars"] != 0).any())
     periodic = sorted(p.name for p in (tmp_path / "run" / "checkpoints").glob("epoch-*.pt"))
     assert periodic == ["epoch-2.pt", "epoch-3.pt"]  # retention keeps the newest two
@@ -179,9 +184,9 @@ def test_eval_cli__writes_json_and_prints_table(tiny_recipe_text, tmp_path, plug
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
 def test_trainer__mixed_precision_trains_on_cpu(tiny_recipe_text, tmp_path, plugins, precision):
     results = train(tiny_recipe_text, tmp_path / "run", plugins, overrides=[f"train.precision={precision}", "train.epochs=2"])
-    ckpt = load_checkpoint(tmp_path / "run")
+    ckpt = load_checkpoint(last(tmp_path / "run"))
     assert all(torch.isfinite(v).all() for v in ckpt["model"].values())
-    assert results["model"]["zero"]["mrr"] > 0
+    assert results.score("mrr", "zero") > 0
     if precision == "fp16":
         assert ckpt["scaler"]["scale"] > 0  # the gradient scaler's state is checkpointed
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from jasper_core.data import epoch_batches
+from jasper_core.training.batches import epoch_batches
 from jasper_plugins.data.dataset import JasperDataset, JasperDatasetConfig
 from jasper_plugins.schedules.steering_curriculum import SteeringCurriculum, SteeringCurriculumConfig
 

@@ -19,7 +19,6 @@ class RunInfo:
         epochs / steps_per_epoch / total_steps: the run's length.
         start_epoch: first epoch this process trains (> 1 after a resume).
         resumed: whether the run continued from a checkpoint.
-        is_main_process: False on non-zero ranks (hooks are only called on the main process).
         logger_state: per-logger data stored in checkpoints (e.g. a wandb run id).
         dataset: a short description of the dataset (path, sizes).
     """
@@ -32,6 +31,5 @@ class RunInfo:
     total_steps: int
     start_epoch: int = 1
     resumed: bool = False
-    is_main_process: bool = True
     logger_state: dict[str, Any] = attrs.field(factory=dict)
     dataset: dict[str, Any] = attrs.field(factory=dict)

@@ -5,9 +5,6 @@ from __future__ import annotations
 import attrs
 import torch
 
-#: Steering variants, in the order of ``Batch.steering_variant`` codes.
-STEERING_VARIANTS: tuple[str, ...] = ("zero", "centroid", "keyword", "residual")
-
 
 @attrs.frozen
 class Batch:
@@ -16,7 +13,8 @@ class Batch:
     Attributes:
         question: ``[B, D]`` question embeddings.
         steering: ``[B, D]`` steering embeddings (all zeros for the ``zero`` variant).
-        steering_variant: ``[B]`` long, index into :data:`STEERING_VARIANTS`.
+        steering_variant: ``[B]`` long, code of a variant in
+            :data:`jasper_core.contracts.steering.VARIANTS`.
         source: ``[B, D]`` embedding of the source passage that answers the question.
         negatives: ``[B, K, D]`` hard-negative source embeddings.
         negative_tiers: ``[B, K]`` long, difficulty tier of each negative (0 = hardest).

@@ -7,30 +7,35 @@ from typing import Mapping
 import attrs
 import torch
 
+from jasper_core.contracts.model import StepState
 
-@attrs.frozen
+
+@attrs.frozen(kw_only=True)
 class LossInputs:
     """Everything a loss term may compare. All embeddings are in the target space.
 
     Attributes:
         prediction: ``[B, D]`` model output.
-        target: ``[B, D]`` target-space embedding of the true source.
+        positive: ``[B, D]`` target-space embedding of the true source.
         negatives: ``[B, K, D]`` target-space hard negatives.
         negative_tiers: ``[B, K]`` long tiers (0 = hardest).
-        centroids: ``[C, D]`` target-space cluster centroids.
         cluster: ``[B]`` long true cluster ids.
+        state: the step state (position in training, ``state.centroids [C, D]`` target-space).
         explanation: the model's named extra outputs (routing weights, fine residual, ...).
-        schedule: current schedule values (``entropy_target``, ``progress``, ...).
     """
 
     prediction: torch.Tensor
-    target: torch.Tensor
+    positive: torch.Tensor
     negatives: torch.Tensor
     negative_tiers: torch.Tensor
-    centroids: torch.Tensor
     cluster: torch.Tensor
+    state: StepState
     explanation: Mapping[str, torch.Tensor] = attrs.field(factory=dict)
-    schedule: Mapping[str, float] = attrs.field(factory=dict)
+
+    @property
+    def centroids(self) -> torch.Tensor:
+        """``[C, D]`` target-space centroids (``state.centroids``)."""
+        return self.state.centroids
 
 
 def require_explanation(inputs: LossInputs, key: str, loss_name: str) -> torch.Tensor:

@@ -1,0 +1,179 @@
+"""The run directory: its layout, the checkpoint state it keeps, and loading a trained model back.
+
+Layout::
+
+    RUN_DIR/recipe.toml            the resolved recipe
+    RUN_DIR/checkpoints/last.pt    after every epoch
+    RUN_DIR/checkpoints/best.pt    the best epoch by eval.best_metric on eval.split
+    RUN_DIR/checkpoints/epoch-N.pt every train.checkpoint_every epochs (the newest keep_checkpoints kept)
+    RUN_DIR/eval.json              the final evaluation (best checkpoint on eval.final_split)
+    RUN_DIR/eval-<split>.json      written by ``jasper eval``
+
+Loggers own the files they write (``history.jsonl``, ``plots/``, ...) under the directory.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+
+from jasper_core.contracts import EvalResults
+from jasper_core.errors import CheckpointError
+from jasper_core.recipe import recipe_from_text, recipe_to_toml
+from jasper_core.recipe.overrides import set_override
+from jasper_core.training.assemble import Setup, assemble
+from jasper_core.training.checkpoint import FORMAT, VERSION, atomic_save, load_checkpoint
+
+Which = Literal["best", "last"]
+_PERIODIC = re.compile(r"epoch-(\d+)\.pt")
+
+
+class RunDir:
+    """One training run's directory."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    @property
+    def recipe_file(self) -> Path:
+        return self.path / "recipe.toml"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / "checkpoints"
+
+    def checkpoint(self, which: Which) -> Path:
+        """``checkpoints/best.pt`` or ``checkpoints/last.pt``."""
+        return self.checkpoints / f"{which}.pt"
+
+    def periodic(self, epoch: int) -> Path:
+        return self.checkpoints / f"epoch-{epoch}.pt"
+
+    def eval_file(self, split: str | None = None) -> Path:
+        """``eval.json`` (the final evaluation) or ``eval-<split>.json`` (``jasper eval``)."""
+        return self.path / ("eval.json" if split is None else f"eval-{split}.json")
+
+    def holds_run(self) -> bool:
+        """True when the directory exists and is not empty."""
+        return self.path.is_dir() and any(self.path.iterdir())
+
+    @classmethod
+    def of_checkpoint(cls, checkpoint: Path) -> "RunDir":
+        """The run directory a checkpoint file belongs to (its folder, or the folder above ``checkpoints/``)."""
+        folder = checkpoint.parent
+        return cls(folder.parent if folder.name == "checkpoints" else folder)
+
+    @staticmethod
+    def find_checkpoint(path: str | Path, prefer: Which) -> Path:
+        """A checkpoint file, or a run directory's ``prefer`` checkpoint (the other one if it is missing).
+
+        Raises:
+            CheckpointError: nothing to load there.
+        """
+        p = Path(path)
+        if not p.is_dir():
+            if not p.is_file():
+                raise CheckpointError(f"{p}: checkpoint not found")
+            return p
+        run = RunDir(p)
+        for which in (prefer, "last" if prefer == "best" else "best"):
+            if run.checkpoint(which).is_file():
+                return run.checkpoint(which)
+        raise CheckpointError(f"{p}: no checkpoints/best.pt or checkpoints/last.pt in this directory")
+
+    # -- writing ----------------------------------------------------------------------------
+    def write_recipe(self, text: str) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.recipe_file.write_text(text, encoding="utf-8")
+
+    def write_eval(self, results: EvalResults, path: Path | None = None) -> Path:
+        out = path or self.eval_file()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results.to_dict(), indent=2), encoding="utf-8")
+        return out
+
+    def save(self, state: dict[str, Any], *, epoch: int, is_best: bool, every: int, keep: int) -> tuple[str, ...]:
+        """Write ``last`` (and ``best``, and the periodic one) atomically; returns the tags written."""
+        atomic_save(state, self.checkpoint("last"))
+        tags = ["last"]
+        if is_best:
+            atomic_save(state, self.checkpoint("best"))
+            tags.append("best")
+        if every and epoch % every == 0:
+            atomic_save(state, self.periodic(epoch))
+            self.prune(keep)
+            tags.append("epoch")
+        return tuple(tags)
+
+    def prune(self, keep: int) -> None:
+        """Keep the newest ``keep`` periodic checkpoints (only files named ``epoch-<N>.pt``)."""
+        found = [(int(m.group(1)), p) for p in self.checkpoints.glob("epoch-*.pt") if (m := _PERIODIC.fullmatch(p.name))]
+        found.sort()
+        for _, old in found[:-keep] if keep > 0 else found:
+            old.unlink(missing_ok=True)
+
+
+# -- the checkpoint state -------------------------------------------------------------------------
+def checkpoint_state(setup: Setup, *, step: int, epoch: int, generator: torch.Generator, metrics: dict[str, Any],
+                     best: dict[str, Any], skipped_steps: int, logger_state: dict[str, Any]) -> dict[str, Any]:
+    """Everything a checkpoint holds (the keys :func:`restore_state` reads back)."""
+    from jasper_core import __version__
+
+    ds = setup.dataset
+    return {
+        "format": FORMAT, "version": VERSION, "jasper_version": __version__,
+        "model": setup.model.state_dict(), "target": setup.target_space.state_dict(),
+        "composer": setup.composer.state_dict(), "optimizer": setup.optimizer.state_dict(),
+        "scaler": setup.scaler.state_dict(), "step": step, "epoch": epoch,
+        "rng": {"torch": torch.get_rng_state(), "batches": generator.get_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
+        "recipe": recipe_to_toml(setup.recipe), "metrics": json.loads(json.dumps(metrics)),
+        "best": dict(best), "skipped_steps": skipped_steps, "logger_state": dict(logger_state),
+        "dataset": {"dim": ds.dim, "num_clusters": ds.num_clusters, "cluster_names": list(ds.cluster_names)},
+    }
+
+
+def load_weights(setup: Setup, ckpt: dict[str, Any]) -> None:
+    """Put a checkpoint's model and target-space weights into ``setup``."""
+    setup.model.load_state_dict(ckpt["model"])
+    setup.target_space.load_state_dict(ckpt["target"])
+
+
+def restore_state(setup: Setup, ckpt: dict[str, Any], generator: torch.Generator) -> dict[str, Any]:
+    """Restore weights, optimiser, scaler and RNG states; returns the run's bookkeeping
+    (``step``, ``epoch``, ``best``, ``skipped_steps``, ``logger_state``)."""
+    load_weights(setup, ckpt)
+    setup.composer.load_state_dict(ckpt.get("composer", {}))
+    setup.optimizer.load_state_dict(ckpt["optimizer"])
+    if ckpt.get("scaler"):
+        setup.scaler.load_state_dict(ckpt["scaler"])
+    rng = ckpt["rng"]
+    torch.set_rng_state(rng["torch"].cpu())
+    generator.set_state(rng["batches"].cpu())
+    if rng.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
+    return {"step": int(ckpt["step"]), "epoch": int(ckpt["epoch"]), "best": dict(ckpt.get("best", {})),
+            "skipped_steps": int(ckpt.get("skipped_steps", 0)), "logger_state": dict(ckpt.get("logger_state", {}))}
+
+
+def load_trained(path: str | Path, plugins: Any, *, data: str | None = None, device: str | None = None,
+                 prefer: Which = "best") -> tuple[Setup, dict, Path]:
+    """Load a checkpoint — or a run directory's ``prefer`` checkpoint — into a built :class:`Setup`.
+
+    The stored recipe is re-validated against the installed plugins; ``data`` points it at another
+    dataset directory. Returns ``(setup, checkpoint, checkpoint_path)`` with the model in eval mode.
+    """
+    p = RunDir.find_checkpoint(path, prefer)
+    ckpt = load_checkpoint(p, map_location="cpu")
+    overrides = [set_override("data.path", data)] if data else []
+    if device:
+        overrides.append(set_override("train.device", device))
+    recipe = recipe_from_text(ckpt["recipe"], plugins.registries, source=f"{p} (stored recipe)", overrides=overrides)
+    setup = assemble(recipe, plugins.registries)
+    load_weights(setup, ckpt)
+    setup.model.eval()
+    return setup, ckpt, p
