@@ -72,6 +72,18 @@ def test_example_plugin__loss_passes_the_shared_property_checks(example_installe
     check_loss_properties(lambda: FocalInfoNCE(FocalInfoNCEConfig()), scale_invariant=True)
 
 
+def test_example_plugin__router_passes_the_contract_and_routes_a_decomposed_model(example_installed, tiny_recipe_text,
+                                                                                 tmp_path, capsys):
+    from jasper_core.testing import check_router
+    from jasper_example.plugin import CentroidCosineRouter, CentroidCosineRouterConfig
+
+    check_router(lambda dim, c: CentroidCosineRouter(CentroidCosineRouterConfig(), dim=dim, num_clusters=c))
+    path = tmp_path / "r.toml"
+    path.write_text(tiny_recipe_text)
+    assert main(["check", str(path), "--set", "model.type=decomposed", "--set", "model.router.type=centroid_cosine"]) == 0
+    assert "routing_weights" not in capsys.readouterr().err
+
+
 def test_broken_distribution__import_error_is_named_and_cli_keeps_working(tmp_path, monkeypatch, capsys):
     dist = tmp_path / "site" / "jasper_broken-0.2.0.dist-info"
     dist.mkdir(parents=True)

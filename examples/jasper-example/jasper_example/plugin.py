@@ -6,7 +6,7 @@ import attrs
 import torch
 import torch.nn.functional as F
 
-from jasper_core import LossInputs, hookimpl
+from jasper_core import LossInputs, Router, StepState, hookimpl
 from jasper_core.validators import non_negative, positive
 
 
@@ -38,17 +38,17 @@ class CentroidCosineRouterConfig:
     temperature: float = attrs.field(default=0.1, validator=positive)
 
 
-class CentroidCosineRouter(torch.nn.Module):
+class CentroidCosineRouter(Router):
     """Routing weights ``[B, C]`` from cosine similarity of question + steering to learned centroids."""
 
-    def __init__(self, config: CentroidCosineRouterConfig, *, dim: int, num_clusters: int) -> None:
+    def __init__(self, config: CentroidCosineRouterConfig, *, dim: int, num_clusters: int, **_: object) -> None:
         super().__init__()
         self.config = config
         self.centroids = torch.nn.Parameter(torch.randn(num_clusters, dim) / dim**0.5)
 
-    def forward(self, question: torch.Tensor, steering: torch.Tensor, temperature: float = 1.0):
+    def forward(self, question: torch.Tensor, steering: torch.Tensor, state: StepState):
         x = F.normalize(question + steering, dim=-1, eps=1e-8)
-        logits = x @ F.normalize(self.centroids, dim=-1).T / (self.config.temperature * temperature)
+        logits = x @ F.normalize(self.centroids, dim=-1).T / self.config.temperature  # [B, C]
         return logits.softmax(dim=-1), logits
 
 
