@@ -15,6 +15,7 @@ from jasper_core.contracts import (
     QUESTION_LATENT,
     ROUTING_LOGITS,
     ROUTING_WEIGHTS,
+    SPLITS,
     STEERING_VARIANTS,
     VARIANTS,
     Batch,
@@ -49,7 +50,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ATYPICALITY", "Batch", "COARSE", "CheckpointError", "Dataset", "DatasetError", "EvalContext", "EvalResults",
     "FINE", "JasperError", "LossInputs", "NonFiniteLossError", "PluginError", "Prediction", "Predictor",
-    "QUESTION_LATENT", "ROUTING_LOGITS", "ROUTING_WEIGHTS", "RecipeError", "RegistryError", "Router", "RunInfo",
+    "QUESTION_LATENT", "ROUTING_LOGITS", "ROUTING_WEIGHTS", "RecipeError", "RegistryError", "Router", "RunInfo", "SPLITS",
     "STEERING_VARIANTS", "SteeringInputs", "SteeringVariant", "StepState", "VARIANTS", "hookimpl", "load_plugins",
     "require_explanation", "validators", "variant_code", "__version__",
 ]

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from jasper_core.cli.common import stdout
+from jasper_core.contracts import SPLITS
 from jasper_core.evaluation.evaluate import run_evaluation
 from jasper_core.evaluation.report import eval_table, routing_summary, verdict
 from jasper_core.training.run_dir import RunDir, load_trained
@@ -30,6 +31,6 @@ def add_parser(sub) -> None:
     p = sub.add_parser("eval", help="evaluate a checkpoint: Recall@k / MRR / nDCG@10 next to the baselines")
     p.add_argument("checkpoint", help="a checkpoint file or a run directory (uses its best checkpoint)")
     p.add_argument("--data", metavar="DIR", help="evaluate on this dataset directory instead of the recipe's")
-    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--split", default="test", choices=SPLITS)
     p.add_argument("--out", metavar="FILE", help="where to write the JSON (default RUN_DIR/eval-<split>.json)")
     p.set_defaults(handler=run)

@@ -13,7 +13,7 @@ All of it is re-exported from :mod:`jasper_core`.
 """
 
 from jasper_core.contracts.batch import Batch
-from jasper_core.contracts.dataset import Dataset
+from jasper_core.contracts.dataset import SPLITS, Dataset
 from jasper_core.contracts.evaluation import EvalContext, EvalResults
 from jasper_core.contracts.loss import LossInputs, require_explanation
 from jasper_core.contracts.model import (
@@ -24,7 +24,7 @@ from jasper_core.contracts.steering import STEERING_VARIANTS, VARIANTS, Steering
 
 __all__ = [
     "ATYPICALITY", "COARSE", "FINE", "QUESTION_LATENT", "ROUTING_LOGITS", "ROUTING_WEIGHTS",
-    "Batch", "Dataset", "EvalContext", "EvalResults", "LossInputs", "Prediction", "Predictor", "Router", "RunInfo",
+    "Batch", "Dataset", "EvalContext", "EvalResults", "LossInputs", "Prediction", "Predictor", "Router", "RunInfo", "SPLITS",
     "STEERING_VARIANTS", "StepState", "SteeringInputs", "SteeringVariant", "VARIANTS",
     "require_explanation", "variant_code",
 ]

@@ -8,6 +8,9 @@ import torch
 
 from jasper_core.contracts.batch import Batch
 
+#: The split names every dataset answers to in :meth:`Dataset.split`.
+SPLITS: tuple[str, ...] = ("train", "val", "test")
+
 
 @runtime_checkable
 class Dataset(Protocol):

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import attrs
 
+from jasper_core.contracts.dataset import SPLITS
 from jasper_core.contracts.steering import STEERING_VARIANTS
 from jasper_core.recipe.component import Component, component, components
 from jasper_core.validators import at_least, each, non_negative, one_of, positive
@@ -79,8 +80,8 @@ class TrainSection:
 class EvalSection:
     """Retrieval evaluation (before training, after each ``every`` epochs, at the end)."""
 
-    split: Literal["val", "test"] = "val"
-    final_split: Literal["val", "test"] = "test"
+    split: str = attrs.field(default="val", validator=one_of(SPLITS[1:]))
+    final_split: str = attrs.field(default="test", validator=one_of(SPLITS[1:]))
     every: int = attrs.field(default=1, validator=at_least(1))
     ks: tuple[int, ...] = attrs.field(default=(1, 5, 10), validator=each(at_least(1)))
     variants: tuple[str, ...] = attrs.field(default=STEERING_VARIANTS, validator=each(one_of(STEERING_VARIANTS)))

@@ -7,7 +7,9 @@ from typing import Any
 
 import torch
 
+from jasper_core import VARIANTS
 from jasper_core.errors import DatasetError
+from jasper_plugins.data.layout import SPLITS
 from jasper_plugins.data.readers import read_dataset_dir
 from jasper_plugins.data.validate import validate
 
@@ -34,12 +36,12 @@ def inspect_dataset(root: Path, fmt: str = "auto") -> dict[str, Any]:
     report["steering"] = {
         name: {"mean_norm": float(tensors[name].float().norm(dim=1).mean()),
                "zero_rows": int((tensors[name].float().norm(dim=1) == 0).sum())}
-        for name in ("steering_centroid", "steering_keyword_weighted", "steering_residual")
+        for name in (v.stored_as for v in VARIANTS if v.stored_as)
     }
     report["centroid_distance_mean"] = float(tensors["centroid_distances"].float().mean())
     tiers = tensors["negative_tiers"].long()
     report["negatives"] = {"per_pair": int(tiers.shape[1]),
                            "tiers": {int(t): int((tiers == t).sum()) for t in torch.unique(tiers)}}
-    report["splits"] = {s_: int(tensors[f"{s_}_idx"].numel()) for s_ in ("train", "val", "test")}
+    report["splits"] = {s_: int(tensors[f"{s_}_idx"].numel()) for s_ in SPLITS}
     report["has_texts"] = bool(texts)
     return report

@@ -6,7 +6,7 @@ keywords per pair (``pair_keyword_ids`` is padded with -1).
 
 from __future__ import annotations
 
-from jasper_core import VARIANTS
+from jasper_core import SPLITS, VARIANTS  # noqa: F401 - SPLITS re-exported for the data plugin
 
 #: name -> (dtype family, shape symbols). "float" accepts fp16/bf16/fp32/fp64, "int" any integer.
 TENSORS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -39,7 +39,6 @@ REFERENCES: tuple[tuple[str, int | None, str, bool], ...] = (
     ("test_idx", None, "pair_index", False),
 )
 
-SPLITS = ("train", "val", "test")
 LEGACY_SUFFIX = ".pt"
 H5_FILE = "dataset.h5"
 NATIVE_TENSORS = "tensors.safetensors"
