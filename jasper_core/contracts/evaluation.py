@@ -58,6 +58,8 @@ class EvalResults:
         split / num_queries / corpus_size: what was evaluated.
         model: ``{variant: {metric: value}}`` of the model's predictions per steering variant.
         baselines: ``{name: {metric: value}}``, e.g. ``question_cosine``, ``cluster_filtered``.
+        differences: ``{variant: {baseline: {metric: {"diff", "low", "high"}}}}``: the model's paired
+            difference to each baseline with its 95% confidence interval (bootstrap over queries).
         routed: ``{variant: {"top1": {metric: value}, ...}}`` search restricted to routed clusters.
         routing: ``{variant: {figure: value}}`` routing accuracy, entropy, load, atypicality.
         per_cluster: ``{row: {cluster: {metric: value}}}`` with rows like ``"model/zero"``.
@@ -72,6 +74,7 @@ class EvalResults:
     corpus_size: int
     model: dict[str, Scores]
     baselines: dict[str, Scores] = attrs.field(factory=dict)
+    differences: dict[str, dict[str, dict[str, dict[str, float]]]] = attrs.field(factory=dict)
     routed: dict[str, dict[str, Scores]] = attrs.field(factory=dict)
     routing: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     per_cluster: dict[str, dict[str, Scores]] = attrs.field(factory=dict)
@@ -98,11 +101,16 @@ class EvalResults:
         value = self.baselines.get(name, {}).get(metric)
         return None if value is None else float(value)
 
+    def difference(self, variant: str, baseline: str, metric: str) -> dict[str, float] | None:
+        """``{"diff", "low", "high"}`` of the model with ``variant`` minus ``baseline``, or None."""
+        return self.differences.get(variant, {}).get(baseline, {}).get(metric)
+
     def flat(self) -> dict[str, float]:
         """Every numeric figure under a slash path: ``model/zero/mrr``, ``baselines/question_cosine/mrr``,
-        ``routed/zero/top1/mrr``, ``routing/zero/accuracy_hard``, ``search_timing/...``."""
+        ``differences/zero/question_cosine/mrr/diff``, ``routed/zero/top1/mrr``,
+        ``routing/zero/accuracy_hard``, ``search_timing/...``."""
         out: dict[str, float] = {}
-        for name in ("model", "baselines", "routed", "routing", "search_timing"):
+        for name in ("model", "baselines", "differences", "routed", "routing", "search_timing"):
             _flatten(name, getattr(self, name), out)
         return out
 

@@ -7,8 +7,8 @@ from rich.table import Table
 from jasper_core.contracts import EvalResults
 from jasper_core.contracts.steering import STEERING_VARIANTS, label
 
-COLUMNS = ("recall@1", "recall@5", "recall@10", "mrr", "ndcg@10")
-HEADERS = {"recall@1": "R@1", "recall@5": "R@5", "recall@10": "R@10", "mrr": "MRR", "ndcg@10": "nDCG@10"}
+COLUMNS = ("recall@1", "recall@5", "recall@10", "mrr", "mrr@10", "ndcg@10")
+HEADERS = {"recall@1": "R@1", "recall@5": "R@5", "recall@10": "R@10", "mrr": "MRR", "mrr@10": "MRR@10", "ndcg@10": "nDCG@10"}
 
 
 def _variant_label(variant: str) -> str:
@@ -32,19 +32,35 @@ def eval_table(results: EvalResults, title: str | None = None) -> Table:
     return table
 
 
+def _compared(results: EvalResults, variant: str, baseline: str, metric: str, model_value: float) -> str | None:
+    """``"beats question_cosine 0.681 (+0.022, 95% CI [+0.010, +0.034])"`` and the like, or None."""
+    value = results.baseline(baseline, metric)
+    if value is None:
+        return None
+    d = results.difference(variant, baseline, metric)
+    if d is None:
+        word = "beats" if model_value > value else "does not beat"
+        return f"{word} {baseline} {value:.3f} ({model_value - value:+.3f}, no confidence interval)"
+    if d["low"] > 0:
+        word = "beats"
+    elif d["high"] < 0:
+        word = "is WORSE than"
+    else:
+        word = "is not significantly different from"
+    return f"{word} {baseline} {value:.3f} ({d['diff']:+.3f}, 95% CI [{d['low']:+.3f}, {d['high']:+.3f}])"
+
+
 def verdict(results: EvalResults, metric: str = "mrr", variant: str = "zero") -> str:
-    """One line: does the model, with the chosen steering ``variant``, beat plain cosine retrieval
-    (and the search restricted to the true cluster)?"""
-    cos = results.baseline("question_cosine", metric)
-    if variant not in results.model or metric not in results.model[variant] or cos is None:
+    """One line: does the model, with ``variant`` (the one chosen on validation, ``eval.best_variant``),
+    beat plain cosine retrieval and the search restricted to the true cluster? A difference counts
+    only when its 95% confidence interval (paired bootstrap over queries) excludes 0."""
+    if variant not in results.model or metric not in results.model[variant]:
         return ""
-    best = results.score(metric, variant)
-    line = f"model {metric} {best:.3f} ({_variant_label(variant)} steering) vs question_cosine {cos:.3f}: "
-    line += f"{'beats' if best > cos else 'does NOT beat'} plain cosine retrieval ({best - cos:+.3f})"
-    cf = results.baseline("cluster_filtered", metric)
-    if cf is not None:
-        line += f"; cluster_filtered {cf:.3f} ({'beaten' if best > cf else 'not beaten'})"
-    return line
+    value = results.score(metric, variant)
+    parts = [p for p in (_compared(results, variant, b, metric, value) for b in ("question_cosine", "cluster_filtered")) if p]
+    if not parts:
+        return ""
+    return f"model {metric} {value:.3f} ({_variant_label(variant)} steering): " + "; ".join(parts)
 
 
 def routing_summary(results: EvalResults) -> str:

@@ -103,7 +103,7 @@ class RunDir:
         if is_best:
             atomic_save(state, self.checkpoint("best"))
             tags.append("best")
-        if every and epoch % every == 0:
+        if every and epoch > 0 and epoch % every == 0:
             atomic_save(state, self.periodic(epoch))
             self.prune(keep)
             tags.append("epoch")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -111,9 +112,10 @@ class Trainer:
         status, final = "failed", None
         try:
             hook.jasper_run_start(run=run)
-            if self.resume_from is None:
+            if self.resume_from is None:  # the untrained model is a candidate for best.pt too
                 results = self._evaluate(setup, recipe.eval.split, step, total)
                 hook.jasper_eval_end(run=run, epoch=0, split=recipe.eval.split, results=results)
+                self._save(setup, step, 0, gen, {"eval": results.to_dict()}, run, is_best=self._track_best(results, 0))
             for epoch in range(start_epoch + 1, recipe.train.epochs + 1):
                 step = self._train_epoch(setup, run, gen, epoch, step, spe, total)
                 metrics = {}
@@ -140,10 +142,13 @@ class Trainer:
                 self._unregister_loggers()
 
     def _track_best(self, results: EvalResults, epoch: int) -> bool:
-        """Record ``results`` as the best so far when its ``eval.best_metric`` of ``eval.best_variant`` improves."""
+        """Record ``results`` as the best so far when its ``eval.best_metric`` of ``eval.best_variant`` improves.
+
+        A non-finite score (a model that emits NaN) is never best.
+        """
         section = self.recipe.eval
         score = results.score(section.best_metric, section.best_variant)
-        if self.best and score <= self.best["value"]:
+        if not math.isfinite(score) or (self.best and score <= self.best["value"]):
             return False
         self.best = {"metric": section.best_metric, "variant": section.best_variant, "value": score, "epoch": epoch}
         return True

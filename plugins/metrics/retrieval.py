@@ -1,69 +1,36 @@
-"""Full-corpus retrieval metrics: Recall@k, MRR, nDCG@10, per steering variant, with baselines.
+"""Full-corpus retrieval metrics: Recall@k, MRR, MRR@10, nDCG@10, per steering variant, with baselines.
 
 Ranks are pessimistic on ties (a source tied with the true one counts as ranked above it), so a
-collapsed model that scores everything equally ranks last, not first.
+collapsed model that scores everything equally ranks last, not first; a non-finite prediction
+ranks last too (see :mod:`.ranks`).
 """
 
 from __future__ import annotations
 
-import math
-from typing import Any, Callable
+from typing import Any
 
 import attrs
 import torch
 
 from jasper_core import ATYPICALITY, ROUTING_WEIGHTS, EvalContext, EvalResults, variant_code
 from jasper_core.validators import at_least
+from jasper_plugins.metrics.bootstrap import differences
+from jasper_plugins.metrics.ranks import summarize, true_ranks
 from jasper_plugins.metrics.routing import routed_ranks, routing_figures, search_timing
-from jasper_plugins.nn import l2_normalize
 
-NDCG_K = 10
-
-
-def true_ranks(queries: torch.Tensor, corpus: torch.Tensor, true_index: torch.Tensor, *, batch_size: int = 1024,
-               allowed: Callable[[slice], torch.Tensor] | None = None) -> torch.Tensor:
-    """Rank (1 = best) of each query's true corpus row by cosine similarity.
-
-    Args:
-        queries: ``[N, D]``. corpus: ``[S, D]``. true_index: ``[N]`` long rows of ``corpus``.
-        allowed: optional ``slice -> [b, S]`` bool mask of candidates per query (the true row is
-            always a candidate).
-
-    Returns:
-        ``[N]`` long ranks.
-    """
-    q = l2_normalize(queries.float())
-    c = l2_normalize(corpus.float())
-    out = []
-    for start in range(0, q.shape[0], batch_size):
-        sl = slice(start, start + batch_size)
-        scores = q[sl] @ c.T  # [b, S]
-        true_idx = true_index[sl]
-        true_score = scores.gather(1, true_idx.unsqueeze(1))  # [b, 1]
-        beats = scores >= true_score
-        if allowed is not None:
-            beats &= allowed(sl)
-        out.append(beats.sum(dim=1).clamp_min(1))
-    return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
-
-
-def summarize(ranks: torch.Tensor, ks: tuple[int, ...]) -> dict[str, float]:
-    """``[N]`` ranks → ``recall@k`` for each k, ``mrr``, ``ndcg@10`` (one relevant source per query)."""
-    r = ranks.double()
-    out = {f"recall@{k}": float((r <= k).double().mean()) for k in ks}
-    out["mrr"] = float((1.0 / r).mean())
-    gains = torch.where(r <= NDCG_K, 1.0 / torch.log2(r + 1.0), torch.zeros_like(r))
-    out["ndcg@10"] = float(gains.mean())
-    return {k: (v if math.isfinite(v) else 0.0) for k, v in out.items()}
+#: Metrics whose paired difference to each baseline is reported with a confidence interval.
+COMPARED = ("mrr", "recall@1")
 
 
 @attrs.frozen(kw_only=True)
 class RetrievalMetricConfig:
     samples: int = attrs.field(default=5, validator=at_least(0))
+    bootstrap_samples: int = attrs.field(default=1000, validator=at_least(0))
 
 
 class RetrievalMetric:
-    """Model retrieval per steering variant next to ``question_cosine`` and ``cluster_filtered``."""
+    """Model retrieval per steering variant next to ``question_cosine`` and ``cluster_filtered``,
+    with the paired difference to each baseline and its 95% bootstrap interval over queries."""
 
     def __init__(self, config: RetrievalMetricConfig | None = None) -> None:
         self.config = config or RetrievalMetricConfig()
@@ -96,13 +63,19 @@ class RetrievalMetric:
                 per_cluster[row] = {name: summarize(ranks[m], ctx.ks) for name, m in groups.items() if m.any()}
             return summarize(ranks, ctx.ks)
 
-        model, routing, routed, samples = {}, {}, {}, []
+        baseline_ranks = {
+            "question_cosine": true_ranks(questions, ds.sources, true_src, batch_size=ctx.batch_size),
+            "cluster_filtered": true_ranks(questions, ds.sources, true_src, batch_size=ctx.batch_size, allowed=same_cluster),
+        }
+        baselines = {name: report(f"baselines/{name}", ranks) for name, ranks in baseline_ranks.items()}
+        model, routing, routed, diffs, samples = {}, {}, {}, {}, []
         timing: dict[str, float] = {}
         for variant in ctx.variants:
             codes = torch.full_like(pairs, variant_code(variant))
             preds, extra = self._explain_all(ctx, questions, ds.steering(pairs, codes))
             ranks = true_ranks(preds, corpus_target, true_src, batch_size=ctx.batch_size)
             model[variant] = report(f"model/{variant}", ranks)
+            diffs[variant] = differences(ranks, baseline_ranks, COMPARED, samples=self.config.bootstrap_samples)
             if ROUTING_WEIGHTS in extra:
                 weights = extra[ROUTING_WEIGHTS]
                 routing[variant] = routing_figures(weights, clusters, extra.get(ATYPICALITY), ds.cluster_names)
@@ -116,15 +89,9 @@ class RetrievalMetric:
                     timing = search_timing(preds, corpus_target, ds.source_cluster, weights.argmax(dim=1))
             if variant == ctx.variants[0]:
                 samples = self._samples(ctx, pairs, ranks, extra)
-        baselines = {
-            "question_cosine": report("baselines/question_cosine",
-                                      true_ranks(questions, ds.sources, true_src, batch_size=ctx.batch_size)),
-            "cluster_filtered": report("baselines/cluster_filtered",
-                                       true_ranks(questions, ds.sources, true_src, batch_size=ctx.batch_size, allowed=same_cluster)),
-        }
         return EvalResults(split=ctx.split, num_queries=int(pairs.shape[0]), corpus_size=int(ds.sources.shape[0]),
-                           model=model, baselines=baselines, routed=routed, routing=routing, per_cluster=per_cluster,
-                           search_timing=timing, samples=samples)
+                           model=model, baselines=baselines, differences=diffs, routed=routed, routing=routing,
+                           per_cluster=per_cluster, search_timing=timing, samples=samples)
 
     def _samples(self, ctx: EvalContext, pairs: torch.Tensor, ranks: torch.Tensor, extra: dict) -> list[dict[str, Any]]:
         """A few pairs of the split explained: texts, true and routed cluster, atypicality, rank."""

@@ -44,7 +44,7 @@ def routed_ranks(queries: torch.Tensor, corpus: torch.Tensor, true_index: torch.
         scores = (q[sl] @ c.T).masked_fill(~allowed, -math.inf)
         true = scores.gather(1, true_index[sl].unsqueeze(1))
         rank = (scores >= true).sum(dim=1)
-        lost = ~allowed.gather(1, true_index[sl].unsqueeze(1)).squeeze(1)
+        lost = ~allowed.gather(1, true_index[sl].unsqueeze(1)).squeeze(1) | ~torch.isfinite(q[sl]).all(dim=1)
         out.append(torch.where(lost, torch.full_like(rank, c.shape[0] + 1), rank.clamp_min(1)))
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
 

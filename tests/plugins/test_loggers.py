@@ -33,7 +33,7 @@ def test_loggers__csv_and_plots(tiny_recipe_text, tmp_path, plugins, capsys):
     assert {"question_cosine", "cluster_filtered"} == set(history["evals"][-1]["baselines"])
     assert abs(sum(history["epochs"][0][f"steering/{v}"] for v in ("zero", "centroid", "keyword", "residual")) - 1) < 1e-6
     out = capsys.readouterr().out
-    assert "R@10" in out and "question_cosine" in out and "plain cosine retrieval" in out
+    assert "R@10" in out and "MRR@10" in out and "question_cosine" in out and "95% CI" in out
 
 
 @pytest.mark.slow

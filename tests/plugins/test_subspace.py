@@ -7,7 +7,7 @@ from conftest import write_synthetic
 from jasper_core.recipe import recipe_from_text
 from jasper_core.training.run_dir import load_trained
 from jasper_core.training.trainer import Trainer
-from jasper_plugins.metrics.retrieval import true_ranks
+from jasper_plugins.metrics.ranks import true_ranks
 from jasper_plugins.metrics.routing import routed_ranks
 from jasper_plugins.xai import XAI
 

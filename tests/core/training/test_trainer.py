@@ -32,7 +32,7 @@ def test_trainer__writes_eval_checkpoints_history(tiny_recipe_text, tmp_path, pl
     saved = json.loads((run / "eval.json").read_text())
     assert saved["split"] == "test" and set(saved["model"]) == {"zero", "centroid", "keyword", "residual"}
     assert set(saved["baselines"]) == {"question_cosine", "cluster_filtered"}
-    assert set(saved["model"]["zero"]) == {"recall@1", "recall@5", "recall@10", "mrr", "ndcg@10"}
+    assert set(saved["model"]["zero"]) == {"recall@1", "recall@5", "recall@10", "mrr", "mrr@10", "ndcg@10"}
     assert results.model == saved["model"]
     events = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
     evals = [e for e in events if e["event"] == "eval"]
