@@ -15,7 +15,6 @@ import importlib
 import inspect
 import json
 import random
-import re
 import shutil
 import sys
 import tempfile
@@ -24,6 +23,9 @@ from collections import Counter
 from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from docstrings import members, split_docstring  # noqa: E402 - shared with build_devbench.py
 
 FAMILIES: dict[str, tuple[str, ...]] = {
     "async io": ("asyncio",),
@@ -54,53 +56,6 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "runtime services": ("sys", "gc", "weakref", "copy", "pprint", "reprlib", "atexit", "warnings", "sysconfig", "site"),
 }
 MAX_PER_CLUSTER = 200
-MIN_SUMMARY_WORDS, MAX_SUMMARY_WORDS = 4, 30
-MIN_BODY_WORDS, MAX_BODY_WORDS = 8, 110
-
-
-def _own(obj, module) -> bool:
-    """Defined by this module (or by its C accelerator, e.g. ``_collections`` or ``posix``)."""
-    owner = getattr(obj, "__module__", None)
-    base = module.__name__.split(".")[-1]
-    if isinstance(owner, str) and owner.startswith(module.__name__ + "."):
-        return True  # defined in a submodule of a package (asyncio.events, email.message, ...)
-    return owner in (module.__name__, f"_{base}", "posix", base) or owner is None and inspect.isbuiltin(obj)
-
-
-def _callable_member(sub) -> bool:
-    return (inspect.isfunction(sub) or inspect.ismethoddescriptor(sub) or inspect.isbuiltin(sub)
-            or isinstance(sub, (classmethod, staticmethod, property)))
-
-
-def members(module):
-    for name, obj in sorted(vars(module).items()):
-        if name.startswith("_") or not _own(obj, module):
-            continue
-        if inspect.isclass(obj):
-            yield f"{module.__name__}.{name}", obj
-            for attr, sub in sorted(vars(obj).items()):
-                if not attr.startswith("_") and _callable_member(sub):
-                    yield f"{module.__name__}.{name}.{attr}", getattr(sub, "__func__", getattr(sub, "fget", sub))
-        elif inspect.isfunction(obj) or inspect.isbuiltin(obj):
-            yield f"{module.__name__}.{name}", obj
-
-
-def split_docstring(doc: str) -> tuple[str, str] | None:
-    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", doc.strip()) if p.strip()]
-    if len(paragraphs) == 1:  # "Summary sentence. More sentences..." in one paragraph
-        parts = re.split(r"(?<=[a-z)][.])\s+(?=[A-Z])", " ".join(paragraphs[0].split()), maxsplit=1)
-        paragraphs = parts if len(parts) == 2 else paragraphs
-    if len(paragraphs) < 2:
-        return None
-    summary = " ".join(paragraphs[0].split())
-    if not summary[:1].isupper() or "=" in summary or "(" in summary.split(" ")[0] or "->" in summary:
-        return None  # a signature line, not a sentence
-    body_words = " ".join(" ".join(paragraphs[1:]).split()).split(" ")
-    if not MIN_SUMMARY_WORDS <= len(summary.split()) <= MAX_SUMMARY_WORDS or len(body_words) < MIN_BODY_WORDS:
-        return None
-    if ">>>" in paragraphs[1][:10]:
-        return None
-    return summary, " ".join(body_words[:MAX_BODY_WORDS])
 
 
 def collect(seed: int) -> list[dict]:
