@@ -8,7 +8,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml examples/jasper-example/pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
 
-.PHONY: demo test venv clean
+.PHONY: demo test venv clean devbench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,19 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The development benchmark (docs/data.md): docstrings of these packages, cached outside the repo.
+DEVBENCH_PACKAGES ?= numpy scipy pandas scikit-learn sympy matplotlib networkx statsmodels astropy \
+                     scikit-image xarray mpmath pillow polars pyarrow biopython nltk dask seaborn
+DEVBENCH_DIR ?= $(or $(JASPER_DEVBENCH_DIR),$(HOME)/.cache/jasper/devbench)
+
+devbench: $(STAMP)
+	@if [ -f "$(DEVBENCH_DIR)/meta.json" ] && [ -z "$(FORCE)" ]; then \
+		echo "devbench already built: $(DEVBENCH_DIR) (make devbench FORCE=1 rebuilds)"; \
+	else \
+		$(BIN)/python -m pip install --quiet --upgrade-strategy only-if-needed $(DEVBENCH_PACKAGES) && \
+		$(BIN)/python scripts/build_devbench.py --out "$(DEVBENCH_DIR)"; \
+	fi
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .hypothesis
