@@ -60,7 +60,8 @@ class EvalResults:
         baselines: ``{name: {metric: value}}``, e.g. ``question_cosine``, ``cluster_filtered``.
         differences: ``{variant: {baseline: {metric: {"diff", "low", "high"}}}}``: the model's paired
             difference to each baseline with its 95% confidence interval (bootstrap over queries).
-        routed: ``{variant: {"top1": {metric: value}, ...}}`` search restricted to routed clusters.
+        routed: ``{variant: {"top1": {metric: value}, ..., "soft": ...}}`` search restricted to the
+            top-m routed clusters, and full search with scores re-weighted by the routing (``soft``).
         routing: ``{variant: {figure: value}}`` routing accuracy, entropy, load, atypicality.
         per_cluster: ``{row: {cluster: {metric: value}}}`` with rows like ``"model/zero"``.
         search_timing: ``{name: milliseconds per 1,000 queries}``.

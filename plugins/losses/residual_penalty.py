@@ -15,7 +15,7 @@ class ResidualPenaltyConfig:
 
 
 class ResidualPenaltyLoss(torch.nn.Module):
-    """``mean(relu(‖fine‖ − margin)²)``; logs the mean residual norm."""
+    """The hinge ``mean(max(0, ‖fine‖ − margin))`` on the fine residual; logs the mean residual norm."""
 
     def __init__(self, config: ResidualPenaltyConfig) -> None:
         super().__init__()
@@ -24,5 +24,5 @@ class ResidualPenaltyLoss(torch.nn.Module):
     def forward(self, inputs: LossInputs) -> dict[str, torch.Tensor]:
         fine = require_explanation(inputs, FINE, "residual_penalty").float()
         norm = fine.norm(dim=-1)
-        loss = torch.relu(norm - self.config.margin).pow(2).mean()
+        loss = torch.relu(norm - self.config.margin).mean()
         return {"loss": loss, "norm": norm.mean().detach()}

@@ -14,7 +14,8 @@ MRR_K = 10
 
 
 def true_ranks(queries: torch.Tensor, corpus: torch.Tensor, true_index: torch.Tensor, *, batch_size: int = 1024,
-               allowed: Callable[[slice], torch.Tensor] | None = None) -> torch.Tensor:
+               allowed: Callable[[slice], torch.Tensor] | None = None,
+               bias: Callable[[slice], torch.Tensor] | None = None) -> torch.Tensor:
     """Rank (1 = best) of each query's true corpus row by cosine similarity.
 
     Ties are pessimistic (a source scored equal to the true one ranks above it), and a query
@@ -25,6 +26,7 @@ def true_ranks(queries: torch.Tensor, corpus: torch.Tensor, true_index: torch.Te
         queries: ``[N, D]``. corpus: ``[S, D]``. true_index: ``[N]`` long rows of ``corpus``.
         allowed: optional ``slice -> [b, S]`` bool mask of candidates per query (the true row is
             always a candidate).
+        bias: optional ``slice -> [b, S]`` added to the cosine scores (e.g. routing log-probabilities).
 
     Returns:
         ``[N]`` long ranks.
@@ -35,6 +37,8 @@ def true_ranks(queries: torch.Tensor, corpus: torch.Tensor, true_index: torch.Te
     for start in range(0, q.shape[0], batch_size):
         sl = slice(start, start + batch_size)
         scores = q[sl] @ c.T  # [b, S]
+        if bias is not None:
+            scores = scores + bias(sl)
         true_score = scores.gather(1, true_index[sl].unsqueeze(1))  # [b, 1]
         beats = scores >= true_score
         if allowed is not None:

@@ -13,10 +13,10 @@ import attrs
 import torch
 
 from jasper_core import ATYPICALITY, ROUTING_WEIGHTS, EvalContext, EvalResults, variant_code
-from jasper_core.validators import at_least
+from jasper_core.validators import at_least, non_negative
 from jasper_plugins.metrics.bootstrap import differences
 from jasper_plugins.metrics.ranks import summarize, true_ranks
-from jasper_plugins.metrics.routing import routed_ranks, routing_figures, search_timing
+from jasper_plugins.metrics.routing import routed_ranks, routing_figures, search_timing, soft_routing_bias
 
 #: Metrics whose paired difference to each baseline is reported with a confidence interval.
 COMPARED = ("mrr", "recall@1")
@@ -26,6 +26,7 @@ COMPARED = ("mrr", "recall@1")
 class RetrievalMetricConfig:
     samples: int = attrs.field(default=5, validator=at_least(0))
     bootstrap_samples: int = attrs.field(default=1000, validator=at_least(0))
+    soft_routing_strength: float = attrs.field(default=0.05, validator=non_negative)
 
 
 class RetrievalMetric:
@@ -85,6 +86,10 @@ class RetrievalMetric:
                                                       batch_size=ctx.batch_size), ctx.ks)
                     for m in ctx.routed_top_m
                 }
+                if self.config.soft_routing_strength > 0:
+                    bias = soft_routing_bias(weights, ds.source_cluster, self.config.soft_routing_strength)
+                    routed[variant]["soft"] = summarize(true_ranks(preds, corpus_target, true_src, bias=bias,
+                                                                   batch_size=ctx.batch_size), ctx.ks)
                 if not timing:
                     timing = search_timing(preds, corpus_target, ds.source_cluster, weights.argmax(dim=1))
             if variant == ctx.variants[0]:

@@ -49,6 +49,18 @@ def routed_ranks(queries: torch.Tensor, corpus: torch.Tensor, true_index: torch.
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
 
 
+def soft_routing_bias(weights: torch.Tensor, source_cluster: torch.Tensor, strength: float):
+    """``slice -> [b, S]`` score bias ``strength · log w[cluster of each source]`` (sources of no
+    cluster get none): soft re-weighting of a full search by the routing distribution ``weights [N, C]``."""
+    log_w = torch.log(weights.float().clamp_min(1e-6))  # [N, C]
+    known = (source_cluster >= 0).float()  # [S]
+
+    def bias(sl: slice) -> torch.Tensor:
+        return strength * log_w[sl][:, source_cluster.clamp_min(0)] * known
+
+    return bias
+
+
 def search_timing(queries: torch.Tensor, corpus: torch.Tensor, source_cluster: torch.Tensor, routed_top1: torch.Tensor,
                   k: int = 10, repeats: int = 3) -> dict[str, float]:
     """Milliseconds per 1,000 queries for a full top-k search vs. a search of the routed cluster only.

@@ -97,12 +97,20 @@ def test_residual_penalty__hinge_above_margin():
     small = routing_inputs(torch.zeros(2, 3), torch.zeros(2, dtype=torch.long), fine=torch.full((2, 6), 0.1))
     big = routing_inputs(torch.zeros(2, 3), torch.zeros(2, dtype=torch.long), fine=torch.full((2, 6), 1.0))
     assert float(loss(small)["loss"]) == 0.0
-    assert float(loss(big)["loss"]) == pytest.approx((math.sqrt(6) - 1) ** 2, rel=1e-5)
+    assert float(loss(big)["loss"]) == pytest.approx(math.sqrt(6) - 1, rel=1e-5)  # max(0, ‖r‖ − margin)
 
 
-def test_disentanglement__zero_for_uncorrelated_routing():
-    logits = torch.log(torch.tensor([[0.5, 0.5], [0.5, 0.5], [0.5, 0.5]]))
-    assert float(DisentanglementLoss()(routing_inputs(logits, torch.zeros(3, dtype=torch.long)))["loss"]) == 0.0
+def test_disentanglement__higher_under_collapse_than_under_balanced_routing():
+    loss = DisentanglementLoss()
+    c = 4
+    balanced = torch.eye(c).repeat(3, 1)  # [12, 4] each subspace used by a quarter, exclusively
+    collapsed = torch.zeros(12, c)
+    collapsed[:, 0] = 1.0
+    uniform = torch.full((12, c), 1.0 / c)
+    value = {name: float(loss(routing_inputs(torch.log(w.clamp_min(1e-9)), torch.zeros(12, dtype=torch.long)))["loss"])
+             for name, w in (("balanced", balanced), ("collapsed", collapsed), ("uniform", uniform))}
+    assert value["balanced"] == pytest.approx(0.0, abs=1e-6)
+    assert value["collapsed"] > 0.5 and value["uniform"] > 0.5, value
 
 
 def test_routing_losses__say_which_model_they_need():
