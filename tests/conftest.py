@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -11,6 +12,25 @@ os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 os.environ.pop("JASPER_DISABLE_PLUGINS", None)
 os.environ.pop("JASPER_STRICT_PLUGINS", None)
+# The test models are tiny: a second intra-op thread only adds overhead, and on a busy 2-core machine it
+# makes a 0.4 s training run take several seconds. Set before torch loads (subprocesses inherit it).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import torch  # noqa: E402
+from hypothesis import settings  # noqa: E402
+
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
+# Hypothesis budgets: `make test` runs the "fast" profile (the default here), `make test-all` passes
+# --hypothesis-profile=full. Tests leave max_examples to the profile.
+settings.register_profile("fast", max_examples=20, deadline=None)
+settings.register_profile("full", max_examples=200, deadline=None)
+settings.load_profile("fast")
+
+
+def examples() -> int:
+    """The current profile's max_examples, for helpers that take the budget as an argument."""
+    return settings().max_examples
 
 
 @pytest.fixture(scope="session")
@@ -98,3 +118,61 @@ def tiny_recipe_file(tmp_path, tiny_recipe_text) -> Path:
     path = tmp_path / "tiny.toml"
     path.write_text(tiny_recipe_text)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_recipe_text_session(synthetic_dir) -> str:
+    return TINY_RECIPE.format(path=synthetic_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, tiny_recipe_text_session, plugins) -> SimpleNamespace:
+    """One finished training run of the tiny recipe (``.path``, ``.results``), shared by tests that only read it.
+
+    Tests that write into a run (resume it, evaluate into it) work on a copy: ``copy_run``.
+    """
+    from jasper_core.recipe import recipe_from_text
+    from jasper_core.training.trainer import Trainer
+
+    run = tmp_path_factory.mktemp("tiny_run") / "run"
+    results = Trainer(recipe_from_text(tiny_recipe_text_session, plugins.registries), plugins, run_dir=run).fit()
+    return SimpleNamespace(path=run, results=results)
+
+
+def copy_run(run: Path, dest: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(run, dest))
+
+
+# Twelve question → source pairs in three topics: `jasper data build` embeds them with the real MiniLM model.
+TEXT_RECORDS = [
+    {"question": "How do I open a file for reading?", "source": "Use open(path) with mode 'r' to read text files.", "cluster": "files", "keywords": ["open", "read"]},
+    {"question": "How can I delete a directory tree?", "source": "shutil.rmtree removes a directory and all its contents.", "cluster": "files"},
+    {"question": "How do I list files matching a pattern?", "source": "glob.glob returns paths matching a shell-style wildcard.", "cluster": "files"},
+    {"question": "How do I copy a file?", "source": "shutil.copy copies the data and permission bits of a file.", "cluster": "files"},
+    {"question": "How to parse a JSON string?", "source": "json.loads turns a JSON document into Python objects.", "cluster": "formats", "keywords": "json, parse"},
+    {"question": "How to write CSV rows?", "source": "csv.writer writes delimited rows to a file object.", "cluster": "formats"},
+    {"question": "How do I read an INI file?", "source": "configparser reads INI-style configuration files into sections.", "cluster": "formats"},
+    {"question": "How to encode bytes as base64?", "source": "base64.b64encode encodes a bytes-like object using Base64.", "cluster": "formats"},
+    {"question": "How do I start a thread?", "source": "threading.Thread(target=f).start() runs f in a new thread.", "cluster": "concurrency"},
+    {"question": "How to run tasks in a pool of processes?", "source": "multiprocessing.Pool maps a function over inputs in worker processes.", "cluster": "concurrency"},
+    {"question": "How do I wait for futures?", "source": "concurrent.futures.wait blocks until the given futures complete.", "cluster": "concurrency"},
+    {"question": "How to share a queue between threads?", "source": "queue.Queue is a thread-safe FIFO for producer-consumer code.", "cluster": "concurrency"},
+]
+
+
+@pytest.fixture(scope="session")
+def text_dataset(tmp_path_factory, plugins) -> Path:
+    """``jasper data build`` of TEXT_RECORDS (real MiniLM embeddings; the model loads once per session)."""
+    import json
+
+    from jasper_core.cli.main import main
+
+    root = tmp_path_factory.mktemp("text_dataset")
+    src = root / "pairs.jsonl"
+    src.write_text("\n".join(json.dumps(r) for r in TEXT_RECORDS))
+    out = root / "ds"
+    assert main(["data", "build", str(src), "--out", str(out), "--negatives", "2", "1", "1",
+                 "--val", "0.2", "--test", "0.2", "-q"]) == 0
+    return out

@@ -1,8 +1,11 @@
 """The CLI: plugins listing, check, and bad recipes that create nothing."""
 
 import json
+import runpy
 import subprocess
 import sys
+
+import pytest
 
 from jasper_core.cli.main import main
 
@@ -41,6 +44,17 @@ def test_cli__bad_recipe_exits_2_lists_all_and_writes_nothing(tmp_path, capsys, 
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
+@pytest.mark.parametrize("module", ["jasper", "jasper_core"])
+def test_cli__python_m_runs_the_cli(module, capsys, monkeypatch):
+    """``python -m jasper`` / ``python -m jasper_core``, run in this process (a fresh one: the slow test below)."""
+    monkeypatch.setattr(sys, "argv", [module, "--version"])
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.startswith("jasper 0.1.0")
+
+
+@pytest.mark.slow
 def test_cli__python_m_jasper_works():
     out = subprocess.run([sys.executable, "-m", "jasper", "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.startswith("jasper ")

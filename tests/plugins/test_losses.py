@@ -4,11 +4,12 @@ import math
 
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import attrs
 
+from conftest import examples
 from jasper_core import LossInputs, StepState
 from jasper_core.testing import check_loss_properties, random_loss_inputs
 from jasper_plugins.losses.centroid import CentroidLoss, CentroidLossConfig
@@ -29,7 +30,7 @@ from jasper_plugins.losses.vicreg import VICRegConfig, VICRegLoss, covariance_te
     (lambda: VICRegLoss(VICRegConfig(std_threshold=0.05)), False),
 ], ids=["jepa", "infonce", "infonce-tiers", "centroid", "vicreg"])
 def test_builtin_loss__shared_properties(make, scale_invariant):
-    check_loss_properties(make, scale_invariant=scale_invariant)
+    check_loss_properties(make, scale_invariant=scale_invariant, max_examples=examples())
 
 
 @pytest.mark.parametrize("make", [
@@ -39,10 +40,9 @@ def test_builtin_loss__shared_properties(make, scale_invariant):
     lambda: DisentanglementLoss(),
 ], ids=["routing_ce", "routing_entropy", "residual_penalty", "disentanglement"])
 def test_routing_loss__shared_properties(make):
-    check_loss_properties(make, routing=True, max_examples=10)
+    check_loss_properties(make, routing=True, max_examples=max(examples() // 2, 10))
 
 
-@settings(max_examples=30, deadline=None)
 @given(batch=st.integers(1, 8), k=st.integers(1, 6), dim=st.integers(2, 16))
 def test_infonce__equals_log_1_plus_k_when_all_similarities_equal(batch, k, dim):
     v = torch.zeros(dim)
@@ -55,7 +55,6 @@ def test_infonce__equals_log_1_plus_k_when_all_similarities_equal(batch, k, dim)
     assert math.isclose(float(out["loss"]), uniform_infonce_value(k), rel_tol=1e-5)
 
 
-@settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 1000), beta=st.floats(1e-3, 1.0))
 def test_jepa__zero_iff_prediction_equals_target(seed, beta):
     x = torch.randn(4, 8, generator=torch.Generator().manual_seed(seed))
@@ -65,7 +64,6 @@ def test_jepa__zero_iff_prediction_equals_target(seed, beta):
     assert float(smooth_l1_distance(x, y, beta)[0]) > 0 and float(smooth_l1_distance(x, y, beta)[1:].sum()) == 0
 
 
-@settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 1000), threshold=st.floats(0.05, 2.0))
 def test_vicreg__variance_zero_iff_every_std_reaches_threshold(seed, threshold):
     g = torch.Generator().manual_seed(seed)

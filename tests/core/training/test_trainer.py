@@ -6,6 +6,7 @@ import types
 import pytest
 import torch
 
+from conftest import copy_run
 from jasper_core import hookimpl
 from jasper_core.cli.main import main
 from jasper_core.errors import CheckpointError, JasperError, NonFiniteLossError
@@ -25,9 +26,8 @@ def train(text, run_dir, plugins, resume=None, overrides=()):
     return Trainer(recipe, plugins, run_dir=run_dir, resume=resume).fit()
 
 
-def test_trainer__writes_eval_checkpoints_history(tiny_recipe_text, tmp_path, plugins):
-    results = train(tiny_recipe_text, tmp_path / "run", plugins)
-    run = tmp_path / "run"
+def test_trainer__writes_eval_checkpoints_history(tiny_run):
+    run, results = tiny_run.path, tiny_run.results
     assert {"recipe.toml", "eval.json", "history.jsonl", "checkpoints"} <= {p.name for p in run.iterdir()}
     saved = json.loads((run / "eval.json").read_text())
     assert saved["split"] == "test" and set(saved["model"]) == {"zero", "centroid", "keyword", "residual"}
@@ -63,8 +63,8 @@ class StopAfter:
             raise KeyboardInterrupt
 
 
-def test_trainer__resume_is_bit_exact_on_cpu(tiny_recipe_text, tmp_path, plugins):
-    train(tiny_recipe_text, tmp_path / "straight", plugins)
+def test_trainer__resume_is_bit_exact_on_cpu(tiny_run, tiny_recipe_text, tmp_path, plugins):
+    straight = tiny_run.path  # the same recipe, trained without interruption
     stopper = plugins_with(StopAfter(2))
     with pytest.raises(KeyboardInterrupt):
         train(tiny_recipe_text, tmp_path / "resumed", stopper)
@@ -73,14 +73,14 @@ def test_trainer__resume_is_bit_exact_on_cpu(tiny_recipe_text, tmp_path, plugins
     train(tiny_recipe_text, tmp_path / "resumed", plugins, resume="auto")
     starts = [json.loads(x) for x in (tmp_path / "resumed" / "history.jsonl").read_text().splitlines()]
     assert [(e["resumed"], e["start_epoch"]) for e in starts if e["event"] == "run_start"] == [(False, 1), (True, 3)]
-    a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")
+    a = load_checkpoint(straight / "checkpoints" / "last.pt")
     b = load_checkpoint(tmp_path / "resumed" / "checkpoints" / "last.pt")
     assert a["step"] == b["step"] > at_epoch_2["step"]
     assert any(not torch.equal(at_epoch_2["model"][k], b["model"][k]) for k in b["model"])
     for part in ("model", "target", "composer"):
         for key in a[part]:
             assert torch.equal(a[part][key], b[part][key]), f"{part}.{key} differs after resume"
-    assert json.loads((tmp_path / "straight" / "eval.json").read_text())["model"] == \
+    assert json.loads((straight / "eval.json").read_text())["model"] == \
         json.loads((tmp_path / "resumed" / "eval.json").read_text())["model"]
 
 
@@ -93,8 +93,8 @@ def test_trainer__run_dir_is_never_overwritten(tiny_recipe_text, tmp_path, plugi
     assert (run / "notes.txt").read_text() == "keep me"
 
 
-def test_trainer__resume_with_changed_recipe_is_refused(tiny_recipe_text, tmp_path, plugins):
-    train(tiny_recipe_text, tmp_path / "run", plugins)
+def test_trainer__resume_with_changed_recipe_is_refused(tiny_run, tiny_recipe_text, tmp_path, plugins):
+    copy_run(tiny_run.path, tmp_path / "run")
     with pytest.raises(CheckpointError, match="recipe differs"):
         train(tiny_recipe_text, tmp_path / "run", plugins, resume="auto", overrides=["optim.lr=0.5"])
 
@@ -151,9 +151,8 @@ def test_trainer__uncertainty_weighting_aux_warmup_and_periodic_checkpoints(tiny
     assert load_checkpoint(tmp_path / "run" / "checkpoints" / "epoch-2.pt")["epoch"] == 2
 
 
-def test_checkpoint__truncated_and_malicious_files_are_refused(tiny_recipe_text, tmp_path, plugins, capsys):
-    train(tiny_recipe_text, tmp_path / "run", plugins)
-    last = tmp_path / "run" / "checkpoints" / "last.pt"
+def test_checkpoint__truncated_and_malicious_files_are_refused(tiny_run, tmp_path, capsys):
+    last = tiny_run.path / "checkpoints" / "last.pt"
     truncated = tmp_path / "truncated.pt"
     truncated.write_bytes(last.read_bytes()[:1000])
     with pytest.raises(CheckpointError, match="truncated or damaged"):
@@ -172,10 +171,9 @@ def test_checkpoint__truncated_and_malicious_files_are_refused(tiny_recipe_text,
     assert err.count("\n") == 1 and "refused" in err and "pwned" not in err
 
 
-def test_eval_cli__writes_json_and_prints_table(tiny_recipe_text, tmp_path, plugins, capsys):
-    train(tiny_recipe_text, tmp_path / "run", plugins)
+def test_eval_cli__writes_json_and_prints_table(tiny_run, tmp_path, capsys):
     out = tmp_path / "e.json"
-    assert main(["eval", str(tmp_path / "run"), "--split", "val", "--out", str(out)]) == 0
+    assert main(["eval", str(tiny_run.path), "--split", "val", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "question_cosine" in printed and "MRR" in printed
     assert json.loads(out.read_text())["split"] == "val"
@@ -191,10 +189,11 @@ def test_trainer__mixed_precision_trains_on_cpu(tiny_recipe_text, tmp_path, plug
         assert ckpt["scaler"]["scale"] > 0  # the gradient scaler's state is checkpointed
 
 
-def test_eval_cli__default_output_next_to_the_run_or_the_file(tiny_recipe_text, tmp_path, plugins):
+def test_eval_cli__default_output_next_to_the_run_or_the_file(tiny_run, tmp_path):
     import shutil
 
-    train(tiny_recipe_text, tmp_path / "run", plugins, overrides=["train.epochs=1"])
+    copy_run(tiny_run.path, tmp_path / "run")
+    assert not (tmp_path / "run" / "eval-val.json").exists()
     assert main(["eval", str(tmp_path / "run"), "--split", "val"]) == 0
     assert (tmp_path / "run" / "eval-val.json").exists()
     loose = tmp_path / "elsewhere" / "model.pt"

@@ -5,32 +5,15 @@ import json
 import pytest
 import torch
 
+from conftest import TEXT_RECORDS as RECORDS
 from jasper_core.cli.main import main
 from jasper_core.errors import DatasetError
 from jasper_plugins.data.builder import read_records
 from jasper_plugins.data.dataset import JasperDataset, JasperDatasetConfig
 
-RECORDS = [
-    {"question": "How do I open a file for reading?", "source": "Use open(path) with mode 'r' to read text files.", "cluster": "files", "keywords": ["open", "read"]},
-    {"question": "How can I delete a directory tree?", "source": "shutil.rmtree removes a directory and all its contents.", "cluster": "files"},
-    {"question": "How do I list files matching a pattern?", "source": "glob.glob returns paths matching a shell-style wildcard.", "cluster": "files"},
-    {"question": "How do I copy a file?", "source": "shutil.copy copies the data and permission bits of a file.", "cluster": "files"},
-    {"question": "How to parse a JSON string?", "source": "json.loads turns a JSON document into Python objects.", "cluster": "formats", "keywords": "json, parse"},
-    {"question": "How to write CSV rows?", "source": "csv.writer writes delimited rows to a file object.", "cluster": "formats"},
-    {"question": "How do I read an INI file?", "source": "configparser reads INI-style configuration files into sections.", "cluster": "formats"},
-    {"question": "How to encode bytes as base64?", "source": "base64.b64encode encodes a bytes-like object using Base64.", "cluster": "formats"},
-    {"question": "How do I start a thread?", "source": "threading.Thread(target=f).start() runs f in a new thread.", "cluster": "concurrency"},
-    {"question": "How to run tasks in a pool of processes?", "source": "multiprocessing.Pool maps a function over inputs in worker processes.", "cluster": "concurrency"},
-    {"question": "How do I wait for futures?", "source": "concurrent.futures.wait blocks until the given futures complete.", "cluster": "concurrency"},
-    {"question": "How to share a queue between threads?", "source": "queue.Queue is a thread-safe FIFO for producer-consumer code.", "cluster": "concurrency"},
-]
 
-
-def test_builder__jsonl_round_trip(tmp_path, plugins, capsys):
-    src = tmp_path / "pairs.jsonl"
-    src.write_text("\n".join(json.dumps(r) for r in RECORDS))
-    out = tmp_path / "ds"
-    assert main(["data", "build", str(src), "--out", str(out), "--negatives", "2", "1", "1", "--val", "0.2", "--test", "0.2", "-q"]) == 0
+def test_builder__jsonl_round_trip(text_dataset, tmp_path, capsys):
+    out = text_dataset  # `jasper data build RECORDS --negatives 2 1 1 --val 0.2 --test 0.2` (the fixture checks it exits 0)
     ds = JasperDataset(JasperDatasetConfig(path=str(out)), device="cpu")
     assert ds.dim == 384 and ds.num_clusters == 3 and ds.cluster_names == ["concurrency", "files", "formats"]
     assert ds.texts["questions"][0] == RECORDS[0]["question"]
