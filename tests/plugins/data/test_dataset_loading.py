@@ -156,3 +156,43 @@ def test_dataset__negatives_reloaded_from_disk(tmp_path, synthetic_dir):
 def test_dataset__native_meta_keeps_cluster_names(tmp_path):
     native = write_synthetic(tmp_path / "n", fmt="native")
     assert json.loads((native / "meta.json").read_text())["cluster_names"][0] == "topic-0"
+
+
+def test_dataset__tensor_files_holding_other_things(tmp_path, synthetic_dir):
+    with pytest.raises(DatasetError, match=r"question_embs\.pt: tensor 'question_embs' must be a torch\.Tensor, got dict"):
+        load(corrupt(tmp_path, synthetic_dir, "question_embs", {"not": 1}))
+    with pytest.raises(DatasetError, match=r"pair_keyword_ids\.pt: tensor 'pair_keyword_ids' must be a tensor or a list of id lists, got str"):
+        load(corrupt(tmp_path / "x", synthetic_dir, "pair_keyword_ids", "0 1 2"))
+
+
+def test_dataset__config_that_is_not_an_object(tmp_path, synthetic_dir):
+    copy = tmp_path / "cfg"
+    shutil.copytree(synthetic_dir, copy)
+    (copy / "config.json").write_text("[1, 2]")
+    with pytest.raises(DatasetError, match=r"config\.json: dataset config must be a JSON object, got list"):
+        load(copy)
+
+
+def test_dataset__damaged_native_and_h5_files(tmp_path, synthetic_dir):
+    import h5py
+    from safetensors.torch import load_file, save_file
+
+    native = write_synthetic(tmp_path / "native", fmt="native")
+    tensors = load_file(str(native / "tensors.safetensors"))
+    save_file({k: v for k, v in tensors.items() if k != "val_idx"}, str(native / "tensors.safetensors"))
+    with pytest.raises(DatasetError, match=r"tensors\.safetensors: missing tensor\(s\) val_idx"):
+        load(native)
+    (native / "tensors.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{broken}")
+    with pytest.raises(DatasetError, match=r"tensors\.safetensors: cannot read safetensors file"):
+        load(native)
+
+    h5dir = tmp_path / "h5"
+    h5dir.mkdir()
+    shutil.copy(synthetic_dir / "config.json", h5dir / "config.json")
+    with h5py.File(h5dir / "dataset.h5", "w") as f:
+        f["question_embs"] = original(synthetic_dir, "question_embs").numpy()
+    with pytest.raises(DatasetError, match=r"dataset\.h5: missing dataset '"):
+        load(h5dir)
+    (h5dir / "dataset.h5").write_bytes(b"not an hdf5 file")
+    with pytest.raises(DatasetError, match=r"dataset\.h5: cannot read HDF5 file"):
+        load(h5dir)
