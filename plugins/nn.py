@@ -50,6 +50,18 @@ class SteeringGate(nn.Module):
         return self.gain * self.weight * steering
 
 
+def jitter(x: torch.Tensor, std: float, training: bool) -> torch.Tensor:
+    """``x + std · ‖x‖ · ε / sqrt(D)`` in training (``ε`` standard normal), ``x`` otherwise.
+
+    Noise on the input embedding keeps a small predictor from memorising its training questions:
+    nearby questions must map to nearby predictions (a denoising regulariser).
+    """
+    if not training or std <= 0:
+        return x
+    scale = std * x.norm(dim=-1, keepdim=True) / x.shape[-1] ** 0.5
+    return x + scale * torch.randn_like(x)
+
+
 def l2_normalize(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     """Unit-normalise the last dimension, safe for near-zero vectors."""
     return x / x.norm(dim=-1, keepdim=True).clamp_min(eps)

@@ -1,10 +1,19 @@
-"""Decomposed (subspace) predictor: prediction = coarse (routed centroid) + fine (residual).
+"""Decomposed (subspace) predictor: prediction = coarse (routed topic) + fine (the question within its topic).
 
-``coarse = routing_weights @ anchors`` where the anchors are the cluster centroids in the target
-space; ``fine = (q − coarse) + MLP(q, s, coarse)`` with the MLP's last layer starting at zero, so an
-untrained model predicts the encoded question (plain cosine retrieval) and ``‖fine‖`` — the
-*atypicality* — is the distance of the question from its routed centroid, corrected as training
-goes. Returns the routing, coarse, fine and atypicality in the explanation for losses and XAI.
+With anchors ``A [C, D]`` (the cluster centroids in the target space) and ``λ`` (``anchor_scale``):
+
+- ``coarse = λ · routing_weights @ A``: the topic the router chose, from question and steering;
+- ``fine = (q − λ · prior @ A) + MLP(q, s, coarse)``: the question relative to the topic it sits in
+  by itself (``prior = softmax(cos(q, A) / prior_temperature)``, no steering), refined by an MLP
+  whose last layer starts at zero;
+- ``prediction = coarse + fine = q + λ (routing − prior) @ A + MLP(...)``.
+
+So the routing moves the prediction exactly as far as it disagrees with where the question sits:
+with a topic hint that routes a question away from the wrong cluster, the prediction is translated
+into the hinted topic; replacing the router by uniform weights strips the topic out of every
+prediction (and retrieval suffers). An untrained model whose router agrees with the prior predicts
+the encoded question (plain cosine retrieval). ``atypicality = ‖fine‖``: how far the question is from
+its own topic. Returns routing, coarse, fine and atypicality in the explanation for losses and XAI.
 """
 
 from __future__ import annotations
@@ -15,8 +24,8 @@ from torch import nn
 
 from jasper_core import ATYPICALITY, COARSE, FINE, ROUTING_LOGITS, ROUTING_WEIGHTS, Prediction, Predictor, Router, StepState
 from jasper_core.recipe import Component, component
-from jasper_core.validators import at_least, one_of, positive, probability
-from jasper_plugins.nn import ACTIVATIONS, SteeringGate, l2_normalize, mlp
+from jasper_core.validators import at_least, non_negative, one_of, positive, probability
+from jasper_plugins.nn import ACTIVATIONS, SteeringGate, jitter, l2_normalize, mlp
 
 
 @attrs.frozen(kw_only=True)
@@ -27,11 +36,14 @@ class DecomposedPredictorConfig:
     activation: str = attrs.field(default="gelu", validator=one_of(ACTIVATIONS))
     normalize_output: bool = True
     question_skip: bool = True
+    anchor_scale: float = attrs.field(default=0.5, validator=positive)
+    prior_temperature: float = attrs.field(default=0.05, validator=positive)
     use_steering: bool = True
     learnable_anchors: bool = False
     anchors_unfreeze_at: float = attrs.field(default=1.0, validator=probability)
     steering_gate: bool = True
     steering_gate_gain: float = attrs.field(default=100.0, validator=positive)
+    input_noise: float = attrs.field(default=0.0, validator=non_negative)
     router: Component = component("router", {"type": "gumbel_softmax"})
 
 
@@ -69,12 +81,17 @@ class DecomposedPredictor(Predictor):
         if not self.config.use_steering:
             steering = torch.zeros_like(steering)
         anchors = self.current_anchors(state)
-        q = self.online_encoder(question)  # [B, D]
+        q = self.online_encoder(jitter(question, self.config.input_noise, self.training))  # [B, D]
         s = self.steering_encoder(steering)  # [B, H]
         weights, logits = self.router(q, steering, state)  # [B, C]
-        coarse = weights.to(anchors.dtype) @ anchors  # [B, D]
+        scale = self.config.anchor_scale
+        coarse = scale * (weights.to(anchors.dtype) @ anchors)  # [B, D]
         correction = self.fine_head(torch.cat([q, s, coarse.to(q.dtype)], dim=-1))  # [B, D]
-        fine = (q - coarse) + correction if self.config.question_skip else correction
+        if self.config.question_skip:
+            prior = (l2_normalize(q.float()) @ l2_normalize(anchors.float()).T / self.config.prior_temperature).softmax(-1)
+            fine = (q - scale * (prior.to(anchors.dtype) @ anchors)) + correction  # [B, D]
+        else:
+            fine = correction
         if self.steering_gate is not None:
             fine = fine + self.steering_gate(steering)
         prediction = coarse + fine

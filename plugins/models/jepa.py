@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 from jasper_core import QUESTION_LATENT, Prediction, Predictor, StepState
-from jasper_core.validators import at_least, one_of, positive, probability
-from jasper_plugins.nn import ACTIVATIONS, SteeringGate, l2_normalize, mlp
+from jasper_core.validators import at_least, non_negative, one_of, positive, probability
+from jasper_plugins.nn import ACTIVATIONS, SteeringGate, jitter, l2_normalize, mlp
 
 
 @attrs.frozen(kw_only=True)
@@ -28,6 +28,7 @@ class JEPAPredictorConfig:
     normalize_output: bool = True
     steering_gate: bool = True
     steering_gate_gain: float = attrs.field(default=100.0, validator=positive)
+    input_noise: float = attrs.field(default=0.0, validator=non_negative)
 
 
 class JEPAPredictor(Predictor):
@@ -45,7 +46,7 @@ class JEPAPredictor(Predictor):
         self.steering_gate = SteeringGate(dim, config.steering_gate_gain) if config.steering_gate else None
 
     def forward(self, question: torch.Tensor, steering: torch.Tensor, state: StepState | None = None) -> Prediction:
-        q = self.online_encoder(question)  # [B, D]
+        q = self.online_encoder(jitter(question, self.config.input_noise, self.training))  # [B, D]
         s = self.steering_encoder(steering)  # [B, H]
         out = self.head(torch.cat([q, s], dim=-1))  # [B, D]
         if self.config.residual:

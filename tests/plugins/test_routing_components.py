@@ -7,7 +7,7 @@ import torch
 
 import attrs
 
-from jasper_core import StepState
+from jasper_core import Router, StepState
 from jasper_core.testing import random_loss_inputs
 from jasper_plugins.encoders.residual_mlp import ResidualMLPEncoder, ResidualMLPEncoderConfig
 from jasper_plugins.losses.disentanglement import DisentanglementLoss
@@ -46,6 +46,36 @@ def test_decomposed__explanation_and_untrained_identity():
     assert torch.allclose(out.prediction, ex["coarse"] + ex["fine"])
     assert torch.allclose(out.prediction, q, atol=1e-5)  # untrained: coarse + (q − coarse) = q
     assert torch.allclose(ex["atypicality"], ex["fine"].norm(dim=1))
+
+
+class FixedRouter(Router):
+    """Returns the given routing weights whatever the input."""
+
+    def __init__(self, weights):
+        super().__init__()
+        self.weights = weights
+
+    def forward(self, question, steering, state):
+        return self.weights.expand(question.shape[0], -1), torch.log(self.weights).expand(question.shape[0], -1)
+
+
+def test_decomposed__the_routing_moves_the_prediction_toward_the_routed_topic():
+    enc = ResidualMLPEncoder(ResidualMLPEncoderConfig(hidden_dim=8), dim=6)
+    anchors = torch.nn.functional.normalize(torch.randn(3, 6), dim=-1)
+    st = StepState(step=1, total_steps=1, centroids=anchors)
+    q = torch.randn(5, 6)
+    preds = {}
+    for name, w in (("uniform", torch.full((1, 3), 1 / 3)), ("topic-2", torch.tensor([[0.0, 0.0, 1.0]]))):
+        model = DecomposedPredictor(DecomposedPredictorConfig(hidden_dim=8, normalize_output=False, anchor_scale=0.5),
+                                    dim=6, num_clusters=3, centroids=anchors, encoder=enc, router=FixedRouter(w)).eval()
+        out = model(q, torch.zeros(5, 6), st)
+        preds[name] = out.prediction
+        assert torch.allclose(out.prediction, out.explanation["coarse"] + out.explanation["fine"], atol=1e-6)
+    # prediction = q + λ (routing − prior) @ A: the difference between two routings is λ (w1 − w2) @ A
+    expected = 0.5 * (torch.tensor([0.0, 0.0, 1.0]) - torch.full((3,), 1 / 3)) @ anchors
+    assert torch.allclose(preds["topic-2"] - preds["uniform"], expected.expand(5, -1), atol=1e-5)
+    cos_to_topic = lambda p: torch.nn.functional.cosine_similarity(p, anchors[2].expand_as(p))  # noqa: E731
+    assert bool((cos_to_topic(preds["topic-2"]) > cos_to_topic(preds["uniform"])).all())
 
 
 def test_decomposed__learnable_anchors_frozen_until_the_schedule_then_move():

@@ -90,7 +90,7 @@ def test_steering_influence__zero_when_ignored_positive_when_used(trained):
         kl = sum(i["kl"] for i in infl) / len(infl)
         shift = sum(i["l2_shift"] for i in infl) / len(infl)
         if uses:
-            assert kl > 1e-3 and shift > 0.02, (kl, shift)
+            assert kl > 1e-3 and shift > 0.01, (kl, shift)  # the hint moves routing and prediction
         else:
             assert kl == pytest.approx(0.0, abs=1e-7) and shift == pytest.approx(0.0, abs=1e-6)
 
@@ -110,7 +110,7 @@ def test_routed_retrieval__true_subspace_never_loses_the_positive(trained):
 
 def test_eval_json__has_routed_retrieval_next_to_full_search(trained):
     results, _, _, run = trained[True]
-    assert set(results.routed["zero"]) == {"top1", "top3"}
+    assert set(results.routed["zero"]) == {"top1", "top3", "soft"}
     assert results.routed["zero"]["top3"]["recall@10"] >= results.routed["zero"]["top1"]["recall@10"] - 1e-9
     assert {"full_ms_per_1k_queries", "routed_top1_ms_per_1k_queries"} == set(results.search_timing)
     assert sum(results.routing["zero"]["load"].values()) == pytest.approx(1.0)
