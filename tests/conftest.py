@@ -145,7 +145,7 @@ def copy_run(run: Path, dest: Path) -> Path:
     return Path(shutil.copytree(run, dest))
 
 
-# Twelve question → source pairs in three topics: `jasper data build` embeds them with the real MiniLM model.
+# Twelve question → source pairs in three topics, for `jasper data build` and `jasper explain`.
 TEXT_RECORDS = [
     {"question": "How do I open a file for reading?", "source": "Use open(path) with mode 'r' to read text files.", "cluster": "files", "keywords": ["open", "read"]},
     {"question": "How can I delete a directory tree?", "source": "shutil.rmtree removes a directory and all its contents.", "cluster": "files"},
@@ -160,19 +160,65 @@ TEXT_RECORDS = [
     {"question": "How do I wait for futures?", "source": "concurrent.futures.wait blocks until the given futures complete.", "cluster": "concurrency"},
     {"question": "How to share a queue between threads?", "source": "queue.Queue is a thread-safe FIFO for producer-consumer code.", "cluster": "concurrency"},
 ]
+WORDS_DIM = 64
 
 
-@pytest.fixture(scope="session")
-def text_dataset(tmp_path_factory, plugins) -> Path:
-    """``jasper data build`` of TEXT_RECORDS (real MiniLM embeddings; the model loads once per session)."""
+def words_embedder(model_name: str = "words", batch_size: int = 64, progress: bool = True):
+    """A stand-in for the sentence-transformers embedder (same signature): hashed bag of words, L2-normalised.
+
+    Importing sentence-transformers alone takes ~4 s, so the fast suite builds and explains with this;
+    the real MiniLM runs in the slow tests (`make test-all`).
+    """
+    import re
+    import zlib
+
+    import torch
+
+    def embed(texts):
+        out = torch.zeros(len(texts), WORDS_DIM)
+        for i, text in enumerate(texts):
+            for word in re.findall(r"[a-z0-9]+", text.lower()):
+                out[i, zlib.crc32(word.encode()) % WORDS_DIM] += 1.0
+        return torch.nn.functional.normalize(out, dim=1)
+
+    embed.model_name = model_name
+    return embed
+
+
+def build_text_dataset(root: Path) -> Path:
+    """``jasper data build`` of TEXT_RECORDS into ``root/ds`` (asserting it exits 0)."""
     import json
 
     from jasper_core.cli.main import main
 
-    root = tmp_path_factory.mktemp("text_dataset")
+    root.mkdir(parents=True, exist_ok=True)
     src = root / "pairs.jsonl"
     src.write_text("\n".join(json.dumps(r) for r in TEXT_RECORDS))
     out = root / "ds"
     assert main(["data", "build", str(src), "--out", str(out), "--negatives", "2", "1", "1",
                  "--val", "0.2", "--test", "0.2", "-q"]) == 0
     return out
+
+
+@pytest.fixture
+def use_words_embedder(monkeypatch):
+    """Text is embedded by ``words_embedder`` instead of sentence-transformers (data build, explain)."""
+    import jasper_plugins.data.builder as builder
+
+    monkeypatch.setattr(builder, "sentence_transformer_embedder", words_embedder)
+
+
+@pytest.fixture(scope="session")
+def text_dataset(tmp_path_factory, plugins) -> Path:
+    """TEXT_RECORDS built with the stand-in ``words_embedder`` (dimension WORDS_DIM)."""
+    import jasper_plugins.data.builder as builder
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(builder, "sentence_transformer_embedder", words_embedder)
+        return build_text_dataset(tmp_path_factory.mktemp("text_dataset"))
+
+
+@pytest.fixture(scope="session")
+def minilm_text_dataset(tmp_path_factory, plugins) -> Path:
+    """TEXT_RECORDS built with the real MiniLM model (dimension 384; slow tests only)."""
+    return build_text_dataset(tmp_path_factory.mktemp("minilm_text_dataset"))

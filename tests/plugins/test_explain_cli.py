@@ -1,6 +1,7 @@
-"""``jasper explain`` on a small text dataset: the real MiniLM embeds the question, a routing model answers.
+"""``jasper explain`` on a small text dataset: a routing model explains its answer to a text question.
 
-The full scenario (the subspace recipe trained on the embedded dataset) is
+Text is embedded by the stand-in ``words_embedder`` (conftest); the real scenario (the subspace recipe
+trained on the embedded dataset, questions embedded by MiniLM) is
 test_subspace.py::test_explain_cli__trained_subspace_on_real_text, in ``make test-all``.
 """
 
@@ -12,6 +13,7 @@ from PIL import Image
 from jasper_core.cli.main import main
 
 QUESTION = "How do I copy a file to another folder?"
+pytestmark = pytest.mark.usefixtures("use_words_embedder")
 
 
 @pytest.fixture(scope="module")
