@@ -35,6 +35,7 @@ class JasperDatasetConfig:
     format: Literal["auto", "legacy", "h5", "native"] = "auto"
     max_negatives: int = attrs.field(default=0, validator=at_least(0))
     negatives_reload_every: int = attrs.field(default=0, validator=at_least(0))
+    negatives_from: Literal["train", "all"] = "train"
 
 
 class JasperDataset:
@@ -69,8 +70,8 @@ class JasperDataset:
         self.pair_keyword_ids = t["pair_keyword_ids"].to(dev, torch.long)  # [P, M]
         self.centroid_distances = t["centroid_distances"].to(dev, f32)  # [P]
         self.steering_table = self._steering_table(t)  # [V-1, P, D]: variant codes 1.. (0 is no hint)
-        self._set_negatives(t["hard_negatives"], t["negative_tiers"])
         self.splits = {s: t[f"{s}_idx"].to(dev, torch.long) for s in SPLITS}
+        self._set_negatives(t["hard_negatives"], t["negative_tiers"])
         self.dim = int(self.questions.shape[1])
         self.num_clusters = int(self.centroids.shape[0])
         names = self.meta.get("cluster_names")
@@ -96,9 +97,16 @@ class JasperDataset:
         return torch.stack(rows)
 
     def _set_negatives(self, negatives: torch.Tensor, tiers: torch.Tensor) -> None:
+        """Keep ``max_negatives`` per pair; with ``negatives_from = "train"`` a negative whose source
+        answers no training pair gets tier -1 (masked by the losses): a validation or test source
+        seen only as a negative would teach the model to push exactly those sources away."""
         k = self.config.max_negatives or negatives.shape[1]
         self.negatives = negatives[:, :k].to(self.device, torch.long)  # [P, K]
         self.negative_tiers = tiers[:, :k].to(self.device, torch.long)  # [P, K]
+        if self.config.negatives_from == "train":
+            in_train = torch.zeros(self.sources.shape[0], dtype=torch.bool, device=self.device)
+            in_train[self.pair_source[self.splits["train"]]] = True  # [S]
+            self.negative_tiers = torch.where(in_train[self.negatives], self.negative_tiers, -1)
 
     def split(self, name: str) -> torch.Tensor:
         if name not in self.splits:

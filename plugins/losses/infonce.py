@@ -22,13 +22,16 @@ class InfoNCEConfig:
     temperature: float = attrs.field(default=0.05, validator=positive)
     in_batch: bool = True
     tier_weights: tuple[float, ...] = attrs.field(default=(), validator=each(positive))
+    false_negative_threshold: float = attrs.field(default=0.95, validator=positive)
 
 
 class InfoNCELoss(torch.nn.Module):
     """Cross-entropy of picking the true source among itself and the negatives.
 
     ``tier_weights[t]`` multiplies the weight of each negative of tier ``t`` in the partition
-    function (adds ``log w`` to its logit); tiers beyond the list get weight 1.
+    function (adds ``log w`` to its logit); tiers beyond the list get weight 1. A negative of tier
+    -1 (not a negative for this split) and a negative whose cosine to the positive exceeds
+    ``false_negative_threshold`` (a near-duplicate of the answer: a false negative) are left out.
     """
 
     def __init__(self, config: InfoNCEConfig) -> None:
@@ -42,6 +45,8 @@ class InfoNCELoss(torch.nn.Module):
         neg = l2_normalize(inputs.negatives.detach())  # [B, K, D]
         pos_logit = (pred * pos).sum(-1, keepdim=True) / t  # [B, 1]
         neg_logits = torch.einsum("bd,bkd->bk", pred, neg) / t  # [B, K]
+        false_neg = torch.einsum("bd,bkd->bk", pos, neg) > self.config.false_negative_threshold  # [B, K]
+        neg_logits = neg_logits.masked_fill(false_neg | (inputs.negative_tiers < 0), float("-inf"))
         if self.config.tier_weights and neg_logits.numel():
             w = torch.ones(int(inputs.negative_tiers.max()) + 1 if inputs.negative_tiers.numel() else 1,
                            device=pred.device)
@@ -51,7 +56,7 @@ class InfoNCELoss(torch.nn.Module):
         parts = [pos_logit, neg_logits]
         if self.config.in_batch and pred.shape[0] > 1:
             batch_logits = pred @ pos.T / t  # [B, B]
-            same = (pos @ pos.T) > 1 - 1e-6  # duplicates of the positive are not negatives
+            same = (pos @ pos.T) > min(self.config.false_negative_threshold, 1 - 1e-6)  # near-duplicates of the positive
             parts.append(batch_logits.masked_fill(same, float("-inf")))
         logits = torch.cat(parts, dim=1)
         loss = F.cross_entropy(logits, torch.zeros(pred.shape[0], dtype=torch.long, device=pred.device))

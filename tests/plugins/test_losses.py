@@ -51,8 +51,23 @@ def test_infonce__equals_log_1_plus_k_when_all_similarities_equal(batch, k, dim)
                         negatives=v.expand(batch, k, dim).clone(), negative_tiers=torch.zeros(batch, k, dtype=torch.long),
                         state=StepState(step=0, total_steps=1, centroids=v.unsqueeze(0)),
                         cluster=torch.zeros(batch, dtype=torch.long))
-    out = InfoNCELoss(InfoNCEConfig(in_batch=False))(inputs)
+    out = InfoNCELoss(InfoNCEConfig(in_batch=False, false_negative_threshold=1.5))(inputs)  # > 1: no filter
     assert math.isclose(float(out["loss"]), uniform_infonce_value(k), rel_tol=1e-5)
+
+
+def test_infonce__leaves_out_false_negatives_and_masked_tiers():
+    inputs = random_loss_inputs(batch=4, dim=8, negatives=3, seed=1)
+    loss = InfoNCELoss(InfoNCEConfig(in_batch=False))
+    base = float(loss(inputs)["loss"])
+    dup = inputs.negatives.clone()
+    dup[:, 0] = inputs.positive * 2.0  # a near-duplicate of the answer (any scale)
+    masked = attrs.evolve(inputs, negative_tiers=inputs.negative_tiers.clone().fill_(0))
+    masked.negative_tiers[:, 0] = -1  # not a negative for this split
+    without_first = attrs.evolve(inputs, negatives=inputs.negatives[:, 1:], negative_tiers=inputs.negative_tiers[:, 1:])
+    expected = float(loss(without_first)["loss"])
+    assert float(loss(attrs.evolve(inputs, negatives=dup))["loss"]) == pytest.approx(expected, rel=1e-5)
+    assert float(loss(masked)["loss"]) == pytest.approx(expected, rel=1e-5)
+    assert base != pytest.approx(expected)
 
 
 @given(seed=st.integers(0, 1000), beta=st.floats(1e-3, 1.0))
