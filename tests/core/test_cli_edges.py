@@ -34,9 +34,12 @@ def test_cli__eval_names_a_missing_checkpoint(tmp_path, capsys):
     assert "no checkpoints/best.pt or checkpoints/last.pt in this directory" in capsys.readouterr().err
 
 
-def test_load_trained__device_override(tiny_run, plugins):
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+def test_load_trained__device_override_reaches_the_recipe(tiny_run, plugins):
     setup, _, _ = load_trained(tiny_run.path, plugins, device="cpu")
-    assert setup.device == torch.device("cpu") and setup.recipe.train.device == "cpu"
+    assert setup.device == torch.device("cpu")
+    with pytest.raises(RecipeError, match="'cuda:0' asked for"):  # the run was trained with device = "cpu"
+        load_trained(tiny_run.path, plugins, device="cuda:0")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
