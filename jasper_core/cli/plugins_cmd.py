@@ -10,17 +10,20 @@ import attrs
 from rich.table import Table
 
 from jasper_core.cli.common import jsonable, stdout
+from jasper_core.recipe.component import DEFAULT_KEY
 from jasper_core.recipe.convert import unstructure_config
 
 
 def config_fields(config: type | None) -> dict[str, Any]:
-    """Field name → default (``"<required>"`` when there is none)."""
+    """Field name → default (``"<required>"`` when there is none; a nested component's default table)."""
     if config is None:
         return {}
     attrs.resolve_types(config)
     out = {}
     for f in attrs.fields(config):
-        if f.default is attrs.NOTHING:
+        if DEFAULT_KEY in f.metadata:
+            out[f.name] = jsonable(f.metadata[DEFAULT_KEY])
+        elif f.default is attrs.NOTHING:
             out[f.name] = "<required>"
         else:
             default = f.default.factory() if isinstance(f.default, attrs.Factory) else f.default
