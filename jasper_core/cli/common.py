@@ -6,13 +6,13 @@ import argparse
 import sys
 from typing import Any
 
-from rich.console import Console
+from jasper_core.console import make_console
 
 from jasper_core.plugin_manager import Plugins, load_plugins
 from jasper_core.recipe.overrides import set_override
 
-stdout = Console()
-stderr = Console(stderr=True)
+stdout = make_console()
+stderr = make_console(stderr=True)
 
 
 def get_plugins(args: argparse.Namespace) -> Plugins:

@@ -38,7 +38,7 @@ def _convert(args: argparse.Namespace, plugins) -> int:
 
 
 def _inspect(args: argparse.Namespace, plugins) -> int:
-    from rich.console import Console
+    from jasper_core.console import make_console
     from rich.table import Table
 
     from jasper_plugins.data.inspect import inspect_dataset
@@ -47,7 +47,7 @@ def _inspect(args: argparse.Namespace, plugins) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
         return 0 if report["integrity"] == "ok" else 1
-    console = Console()
+    console = make_console()
     console.print(f"[bold]{report['path']}[/] ({report['format']}, embeddings from {report['model_name']})")
     if report["integrity"] != "ok":
         console.print(f"[red]integrity: FAILED[/] {report['integrity']}")

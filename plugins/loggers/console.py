@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from jasper_core import hookimpl
+from jasper_core.console import make_console
 from jasper_core.evaluation.report import eval_table, routing_summary, verdict
 
 
@@ -24,7 +25,7 @@ class ConsoleLogger:
 
     def __init__(self, config: ConsoleLoggerConfig, *, run_dir: Any = None, console: Console | None = None) -> None:
         self.config = config
-        self.console = console or Console()
+        self.console = console or make_console()
         self.progress: Progress | None = None
         self.task = None
 

@@ -47,9 +47,9 @@ def bar(value: float, width: int = 24) -> str:
 
 
 def run(args: argparse.Namespace, plugins) -> int:
-    from rich.console import Console
+    from jasper_core.console import make_console
 
-    console = Console()
+    console = make_console()
     # Libraries loaded here (sentence-transformers, transformers) may print to stdout; keep
     # stdout for the explanation alone so `--json` output stays parseable.
     with contextlib.redirect_stdout(sys.stderr):

@@ -37,3 +37,14 @@ def test_jepa__steering_changes_the_prediction_once_trained():
         model.steering_gate.weight.fill_(0.01)
     q = torch.randn(2, 16)
     assert not torch.allclose(model(q, torch.zeros(2, 16)).prediction, model(q, torch.randn(2, 16)).prediction)
+
+
+def test_jepa__input_noise_only_in_training():
+    from jasper_plugins.models.jepa import JEPAPredictor, JEPAPredictorConfig
+
+    model = JEPAPredictor(JEPAPredictorConfig(hidden_dim=16, input_noise=0.5), dim=16, encoder=torch.nn.Identity())
+    q, s = torch.randn(4, 16), torch.zeros(4, 16)
+    model.eval()
+    assert torch.equal(model(q, s).prediction, model(q, s).prediction)
+    model.train()
+    assert not torch.equal(model(q, s).prediction, model(q, s).prediction)
