@@ -23,10 +23,17 @@ REQUIRED = ("format", "version", "model", "target", "optimizer", "step", "epoch"
 
 
 def atomic_save(obj: Any, path: Path) -> None:
-    """``torch.save`` to a temporary file in the same directory, fsync, then rename over ``path``."""
+    """``torch.save`` to a temporary file in the same directory, fsync, then rename over ``path``.
+
+    The file gets the permissions an ordinary new file would (``0666`` less the umask), not the
+    ``0600`` of a temporary file, so a serving process under another user can read it.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as fh:
             torch.save(obj, fh)
             fh.flush()

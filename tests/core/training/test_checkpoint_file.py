@@ -38,3 +38,18 @@ def test_atomic_save__a_failed_write_keeps_the_old_file_and_leaves_no_temporary(
         atomic_save({**complete(), "bad": lambda: None}, path)  # cannot be pickled
     assert path.read_bytes() == before
     assert [p.name for p in path.parent.iterdir()] == ["last.pt"]
+
+
+def test_atomic_save__file_mode_follows_the_umask(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        atomic_save({"x": 1}, tmp_path / "a.pt")
+        os.umask(0o077)
+        atomic_save({"x": 1}, tmp_path / "b.pt")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.pt").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "b.pt").stat().st_mode) == 0o600
