@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from jasper_core import hookimpl
+
+warn = logging.getLogger("jasper.loggers").warning
 
 
 @attrs.frozen(kw_only=True)
@@ -53,6 +56,14 @@ class JsonlLogger:
         self._write({"event": "run_end", "status": status, **(metrics.flat() if metrics else {})})
 
 
+def _epoch(row: dict[str, Any]) -> int | None:
+    """The row's epoch, or None when it is missing or not a number (a damaged file)."""
+    try:
+        return int(float(row.get("epoch") or ""))
+    except (TypeError, ValueError):
+        return None
+
+
 @attrs.frozen(kw_only=True)
 class CsvLoggerConfig:
     filename: str = "history.csv"
@@ -69,8 +80,11 @@ class CsvLogger:
     @hookimpl
     def jasper_run_start(self, run):
         if run.resumed and self.path.exists():
-            with self.path.open(newline="", encoding="utf-8") as fh:
-                self.rows = [r for r in csv.DictReader(fh) if int(float(r["epoch"])) < run.start_epoch]
+            with self.path.open(newline="", encoding="utf-8", errors="replace") as fh:
+                rows = list(csv.DictReader(fh))
+            self.rows = [r for r in rows if _epoch(r) is not None and _epoch(r) < run.start_epoch]
+            if len(self.rows) < sum(1 for r in rows if _epoch(r) is None or _epoch(r) < run.start_epoch):
+                warn(f"{self.path}: rows without a readable epoch were dropped")
 
     @hookimpl
     def jasper_epoch_end(self, run, epoch, metrics):

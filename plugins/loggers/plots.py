@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from jasper_core import STEERING_VARIANTS, hookimpl
+
+warn = logging.getLogger("jasper.loggers").warning
 
 NOT_LOSSES = ("lr", "tau", "grad_norm", "pairs_per_s", "epoch_seconds", "step", "skipped_total")
 
@@ -31,11 +34,14 @@ class PlotLogger:
     def jasper_run_start(self, run):
         saved = self.dir / "history.json"
         if run.resumed and saved.exists():
-            data = json.loads(saved.read_text(encoding="utf-8"))
-            self.history = {
-                "epochs": [e for e in data.get("epochs", []) if e["epoch"] < run.start_epoch],
-                "evals": [e for e in data.get("evals", []) if e["epoch"] < run.start_epoch],
-            }
+            try:
+                data = json.loads(saved.read_text(encoding="utf-8"))
+                self.history = {
+                    "epochs": [e for e in data.get("epochs", []) if e["epoch"] < run.start_epoch],
+                    "evals": [e for e in data.get("evals", []) if e["epoch"] < run.start_epoch],
+                }
+            except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+                warn(f"{saved} is unreadable ({type(exc).__name__}); the plots restart from epoch {run.start_epoch}")
 
     @hookimpl
     def jasper_epoch_end(self, run, epoch, metrics):
@@ -54,7 +60,9 @@ class PlotLogger:
         import matplotlib.pyplot as plt
 
         self.dir.mkdir(parents=True, exist_ok=True)
-        (self.dir / "history.json").write_text(json.dumps(self.history), encoding="utf-8")
+        tmp = self.dir / "history.json.tmp"
+        tmp.write_text(json.dumps(self.history), encoding="utf-8")
+        tmp.replace(self.dir / "history.json")
         written = []
         epochs = self.history["epochs"]
         if epochs:
@@ -115,5 +123,4 @@ class PlotLogger:
 
     @hookimpl
     def jasper_run_end(self, run, status, metrics):
-        if self.history["epochs"] or self.history["evals"]:
-            self.draw()
+        self.draw()  # also rewrites a damaged history.json

@@ -128,3 +128,16 @@ def test_loggers__wandb_mode_and_missing_package(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "wandb", None)  # not installed
     with pytest.raises(ValueError, match=r"needs the wandb package"):
         logger.jasper_run_start(run=types.SimpleNamespace(logger_state={}))
+
+
+def test_loggers__damaged_side_files_do_not_block_resume(tiny_recipe_text, tmp_path, plugins, caplog):
+    recipe = recipe_from_text(tiny_recipe_text + LOGGERS, plugins.registries, overrides=["train.epochs=1"])
+    run = tmp_path / "run"
+    Trainer(recipe, plugins, run_dir=run).fit()
+    (run / "plots" / "history.json").write_text('{"epochs": [{"epo')  # truncated
+    with (run / "history.csv").open("a") as fh:
+        fh.write("not-a-number,1,2\n")
+    with caplog.at_level("WARNING", logger="jasper.loggers"):
+        Trainer(recipe, plugins, run_dir=run, resume="auto").fit()  # resumes a finished run: re-evaluates
+    assert "history.json is unreadable" in caplog.text and "rows without a readable epoch" in caplog.text
+    assert json.loads((run / "plots" / "history.json").read_text()) == {"epochs": [], "evals": []}  # rewritten whole
