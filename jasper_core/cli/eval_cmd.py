@@ -13,11 +13,13 @@ from jasper_core.training.run_dir import RunDir, load_trained
 
 
 def run(args: argparse.Namespace, plugins) -> int:
+    run_dir = RunDir.of_checkpoint(RunDir.find_checkpoint(args.checkpoint, "best"))
+    out = Path(args.out) if args.out else run_dir.eval_file(args.split)
+    run_dir.check_output(out)  # before the evaluation, so a bad --out costs nothing
     setup, _, path = load_trained(args.checkpoint, plugins, data=args.data)
     results = run_evaluation(setup.model, setup.target_space, setup.dataset, setup.recipe, plugins.registries, args.split)
     results.checkpoint = str(path)
-    run_dir = RunDir.of_checkpoint(path)
-    out = run_dir.write_eval(results, Path(args.out) if args.out else run_dir.eval_file(args.split))
+    out = run_dir.write_eval(results, out)
     section = setup.recipe.eval
     stdout.print(eval_table(results))
     stdout.print(verdict(results, section.best_metric, section.best_variant), soft_wrap=True)

@@ -41,6 +41,23 @@ def components(kind: str, default: list[Mapping[str, Any]], *, envelope: Mapping
     return attrs.field(metadata={KIND_KEY: kind, DEFAULT_KEY: [dict(d) for d in default], ENVELOPE_KEY: dict(envelope or {})})
 
 
+def check_schedule_output(schedule: Any, comp: "Component", length: int | None = None) -> None:
+    """Probe a built schedule at step 0: one number where ``length`` is None, else ``length`` numbers.
+
+    Raises:
+        RecipeError: the schedule gives the wrong kind of value for the slot at ``comp.path``.
+    """
+    value = schedule(0, 1)
+    numbers = value if isinstance(value, (tuple, list)) else None
+    if length is None and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return
+    if length is not None and numbers is not None and len(numbers) == length:
+        return
+    want = "one number per step" if length is None else f"{length} numbers per step (one per steering variant)"
+    raise RecipeError("recipe", [Problem(comp.path, f'schedule "{comp.type}" gives {value!r} at step 0, but this place '
+                                                    f"needs {want}   (schedule \"{comp.type}\" from {comp.plugin})")])
+
+
 def component_seed(seed: int, path: str) -> int:
     """A stable seed for the component at recipe ``path`` of a run seeded with ``seed``."""
     return zlib.crc32(f"{seed}:{path}".encode()) & 0x7FFF_FFFF
@@ -91,8 +108,11 @@ class Component:
         A ``ValueError``/``TypeError`` raised by a factory becomes a :class:`RecipeError`
         pointing at the component's recipe path.
         """
-        built = {name: child.build(registries, seed=seed, **({} if child.kind in CONTEXT_FREE_KINDS else context))
-                 for name, child in self.nested().items()}
+        built = {}
+        for name, child in self.nested().items():
+            built[name] = child.build(registries, seed=seed, **({} if child.kind in CONTEXT_FREE_KINDS else context))
+            if child.kind == "schedule":
+                check_schedule_output(built[name], child)
         entry = registries[self.kind].get(self.type)
         try:
             with torch.random.fork_rng(devices=[], enabled=seed is not None):

@@ -105,7 +105,7 @@ class Recipe:
     __jasper_moved__ = {
         "ema": "[target_space] (ema.target → target_space.mode, ema.tau → target_space.decay)",
         "routing": "the model's table ([model.router]; routing.temperature → model.router.temperature, "
-                   "routing.entropy → the routing_entropy loss's [loss.target], routing.balanced_batches → "
+                   "routing.entropy → the routing_entropy loss's [loss.entropy_target], routing.balanced_batches → "
                    "train.balanced_batches, routing.routed_top_m → eval.routed_top_m)",
     }
 

@@ -8,8 +8,9 @@ import attrs
 import torch
 from torch import nn
 
-from jasper_core.contracts import Dataset, Predictor, StepState
+from jasper_core.contracts import STEERING_VARIANTS, Dataset, Predictor, StepState
 from jasper_core.errors import Problem, RecipeError
+from jasper_core.recipe.component import Component, check_schedule_output
 from jasper_core.recipe.schema import Recipe
 from jasper_core.training.loss_composer import LossComposer
 from jasper_core.training.target_space import TargetSpace
@@ -49,6 +50,13 @@ class Setup:
     def step_state(self, step: int, total_steps: int) -> StepState:
         """The model's per-step input: position in training and target-space centroids ``[C, D]``."""
         return StepState(step=step, total_steps=max(total_steps, 1), centroids=self.target_space(self.dataset.centroids))
+
+
+def build_schedule(comp: Component, registries: Any, *, length: int | None = None) -> Callable[[int, int], Any]:
+    """Build a schedule and check it gives what its place needs (see ``check_schedule_output``)."""
+    schedule = comp.build(registries)
+    check_schedule_output(schedule, comp, length)
+    return schedule
 
 
 def _loss_names(recipe: Recipe) -> list[str]:
@@ -119,8 +127,8 @@ def assemble(recipe: Recipe, registries: Any, *, device: torch.device | None = N
         composer=composer,
         optimizer=build_optimizer(recipe, params),
         scaler=torch.amp.GradScaler(device.type, enabled=precision == "fp16"),
-        lr_schedule=recipe.optim.schedule.build(registries),
-        ema_decay=recipe.target_space.decay.build(registries),
-        curriculum=recipe.train.curriculum.build(registries),
+        lr_schedule=build_schedule(recipe.optim.schedule, registries),
+        ema_decay=build_schedule(recipe.target_space.decay, registries),
+        curriculum=build_schedule(recipe.train.curriculum, registries, length=len(STEERING_VARIANTS)),
         autocast_dtype=AUTOCAST_DTYPES[precision],
     )

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import torch
 
 from jasper_core.contracts import EvalResults
-from jasper_core.errors import CheckpointError
+from jasper_core.errors import CheckpointError, JasperError
 from jasper_core.recipe import recipe_from_text, recipe_to_toml
 from jasper_core.recipe.overrides import set_override
 from jasper_core.training.assemble import Setup, assemble
@@ -90,19 +90,44 @@ class RunDir:
         self.path.mkdir(parents=True, exist_ok=True)
         self.recipe_file.write_text(text, encoding="utf-8")
 
+    def check_output(self, path: Path) -> None:
+        """Refuse, before any work, an output path that is a directory, a checkpoint, the run's
+        recipe, or anything under ``checkpoints/``.
+
+        Raises:
+            JasperError: one line naming the path.
+        """
+        resolved = path.resolve()
+        if path.is_dir():
+            raise JasperError(f"{path}: is a directory; give a file name for the JSON output")
+        if path.suffix == ".pt" or resolved == self.recipe_file.resolve() or self.checkpoints.resolve() in resolved.parents:
+            raise JasperError(f"{path}: refusing to overwrite a checkpoint or the run's recipe; choose another --out")
+
     def write_eval(self, results: EvalResults, path: Path | None = None) -> Path:
+        """Write ``results`` as JSON to ``path`` (default ``eval.json``).
+
+        Raises:
+            JasperError: the file cannot be written (one line naming it).
+        """
         out = path or self.eval_file()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(results.to_dict(), indent=2), encoding="utf-8")
+        self.check_output(out)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(results.to_dict(), indent=2), encoding="utf-8")
+        except OSError as exc:
+            raise JasperError(f"{out}: cannot write ({exc.strerror or exc})") from None
         return out
 
     def save(self, state: dict[str, Any], *, epoch: int, is_best: bool, every: int, keep: int) -> tuple[str, ...]:
-        """Write ``last`` (and ``best``, and the periodic one) atomically; returns the tags written."""
-        atomic_save(state, self.checkpoint("last"))
-        tags = ["last"]
+        """Write ``best`` (when it is), then ``last``, then the periodic one, each atomically; returns
+        the tags written. ``best`` goes first: a kill between the two writes leaves ``last`` one epoch
+        behind (that epoch is trained again, bit for bit) rather than ``best`` stale."""
+        tags = []
         if is_best:
             atomic_save(state, self.checkpoint("best"))
             tags.append("best")
+        atomic_save(state, self.checkpoint("last"))
+        tags.insert(0, "last")
         if every and epoch > 0 and epoch % every == 0:
             atomic_save(state, self.periodic(epoch))
             self.prune(keep)
@@ -174,6 +199,11 @@ def load_trained(path: str | Path, plugins: Any, *, data: str | None = None, dev
         overrides.append(set_override("train.device", device))
     recipe = recipe_from_text(ckpt["recipe"], plugins.registries, source=f"{p} (stored recipe)", overrides=overrides)
     setup = assemble(recipe, plugins.registries)
+    stored, ds = ckpt.get("dataset", {}), setup.dataset
+    for key, have in (("dim", ds.dim), ("num_clusters", ds.num_clusters)):
+        if key in stored and stored[key] != have:
+            raise CheckpointError(f"{p}: the model was trained on data with {key} = {stored[key]}, "
+                                  f"but {ds.describe().get('path', 'this dataset')} has {have}")
     load_weights(setup, ckpt)
     setup.model.eval()
     return setup, ckpt, p

@@ -53,11 +53,13 @@ class Trainer:
             return None
         if resume == "auto":
             last = self.run_dir.checkpoint("last")
-            return last if last.exists() else None
-        path = Path(resume)
-        if not path.exists():
-            raise CheckpointError(f"{path}: checkpoint not found")
-        return path
+            if last.exists():
+                return last
+            if self.run_dir.holds_run():
+                raise JasperError(f"{self.run_dir.path} holds files but no checkpoints/last.pt to resume from; "
+                                  "choose another --run-dir (nothing was changed)")
+            return None
+        return RunDir.find_checkpoint(resume, "last")
 
     def _register_loggers(self) -> None:
         for comp in self.recipe.logger:
@@ -79,7 +81,8 @@ class Trainer:
                 "resume with the same recipe and --set overrides (the run's recipe.toml), or start a new --run-dir"
             )
         book = restore_state(setup, ckpt, gen)
-        self.best = book["best"]
+        # the best record stands only with its weights in this run directory's best.pt
+        self.best = book["best"] if self.run_dir.checkpoint("best").exists() else {}
         self.skipped = book["skipped_steps"]
         return book["step"], book["epoch"], book["logger_state"]
 

@@ -1,0 +1,84 @@
+"""Hostile inputs around the run directory: each gives one clear line and changes nothing it should not."""
+
+import hashlib
+
+import pytest
+
+from conftest import copy_run, write_synthetic
+from jasper_core.cli.main import main
+from jasper_core.errors import CheckpointError, JasperError, RecipeError
+from jasper_core.recipe import recipe_from_text
+from jasper_core.training.run_dir import RunDir, load_trained
+from jasper_core.training.trainer import Trainer
+
+
+def digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("target", ["checkpoints/best.pt", "checkpoints/x.json", "recipe.toml", "other.pt", "."])
+def test_eval_out__refuses_checkpoints_recipe_and_directories_before_evaluating(tiny_run, tmp_path, capsys, target):
+    run = copy_run(tiny_run.path, tmp_path / "run")
+    before = {p: digest(p) for p in run.rglob("*") if p.is_file()}
+    assert main(["eval", str(run), "--out", str(run / target)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and ("refusing" in err[0] or "directory" in err[0])
+    assert {p: digest(p) for p in run.rglob("*") if p.is_file()} == before
+
+
+def test_eval_out__an_unwritable_place_is_one_line(tiny_run, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["eval", str(tiny_run.path), "--out", str(blocker / "o.json")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot write" in err[0]
+
+
+def test_resume__a_run_directory_resolves_to_its_last_checkpoint(tiny_run, tiny_recipe_text, tmp_path, plugins):
+    recipe = recipe_from_text(tiny_recipe_text, plugins.registries)
+    trainer = Trainer(recipe, plugins, run_dir=tmp_path / "new", resume=str(tiny_run.path))
+    assert trainer.resume_from == RunDir(tiny_run.path).checkpoint("last")
+
+
+def test_resume_auto__refuses_a_directory_with_files_but_no_checkpoint(tiny_recipe_text, tmp_path, plugins):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "recipe.toml").write_text("something else")
+    recipe = recipe_from_text(tiny_recipe_text, plugins.registries)
+    with pytest.raises(JasperError, match="no checkpoints/last.pt"):
+        Trainer(recipe, plugins, run_dir=run, resume="auto")
+    assert (run / "recipe.toml").read_text() == "something else"
+
+
+def test_resume__without_best_pt_the_best_record_is_not_trusted(tiny_run, tiny_recipe_text, tmp_path, plugins):
+    run = copy_run(tiny_run.path, tmp_path / "run")
+    RunDir(run).checkpoint("best").unlink()  # a kill between the two writes, or another run's last.pt
+    recipe = recipe_from_text(tiny_recipe_text, plugins.registries)
+    results = Trainer(recipe, plugins, run_dir=run, resume="auto").fit()  # finished: evaluates only
+    assert results.checkpoint == "last" and results.best == {}  # no claim about weights that are not there
+
+
+def test_load_trained__refuses_data_of_another_shape(tiny_run, tmp_path, plugins):
+    other = write_synthetic(tmp_path / "other", dim=24)
+    with pytest.raises(CheckpointError, match="dim = 16"):
+        load_trained(tiny_run.path, plugins, data=str(other))
+
+
+@pytest.mark.parametrize("override, where", [
+    ("target_space.decay.type=steering_curriculum", "target_space.decay"),
+    ("train.curriculum.type=cosine", "train.curriculum"),
+])
+def test_schedule__of_the_wrong_shape_for_its_place_is_a_recipe_error(tiny_recipe_text, plugins, override, where):
+    from jasper_core.training.assemble import assemble
+
+    recipe = recipe_from_text(tiny_recipe_text, plugins.registries, overrides=[override, "target_space.decay.start=[1.0, 0, 0, 0]",
+                                                                               "target_space.decay.end=[1.0, 0, 0, 0]"]
+                              if "decay" in override else [override])
+    with pytest.raises(RecipeError, match=where):
+        assemble(recipe, plugins.registries)
+
+
+def test_old_routing_section__names_the_new_places(tiny_recipe_text, plugins):
+    with pytest.raises(RecipeError) as err:
+        recipe_from_text(tiny_recipe_text + "\n[routing.entropy]\ntype = \"cosine\"\n", plugins.registries)
+    assert "[loss.entropy_target]" in str(err.value) and "model.router" in str(err.value)
