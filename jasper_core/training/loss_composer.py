@@ -11,6 +11,8 @@ from typing import Mapping
 import torch
 from torch import nn
 
+from jasper_core.errors import JasperError
+
 
 class LossComposer(nn.Module):
     """Holds the loss modules and their weights; returns the total and every component."""
@@ -28,7 +30,12 @@ class LossComposer(nn.Module):
         total = inputs.prediction.new_zeros(())
         parts: dict[str, torch.Tensor] = {}
         for i, name in enumerate(self.names):
-            out = self.losses[name](inputs)
+            try:
+                out = self.losses[name](inputs)
+            except (ValueError, TypeError) as exc:  # a loss refusing its inputs: say which one
+                if isinstance(exc, JasperError):
+                    raise
+                raise JasperError(f'loss "{name}": {exc}') from exc
             if not isinstance(out, Mapping) or "loss" not in out:
                 raise TypeError(f'loss "{name}" must return a dict with a "loss" entry, got {type(out).__name__}')
             value = out["loss"]

@@ -82,3 +82,9 @@ def test_old_routing_section__names_the_new_places(tiny_recipe_text, plugins):
     with pytest.raises(RecipeError) as err:
         recipe_from_text(tiny_recipe_text + "\n[routing.entropy]\ntype = \"cosine\"\n", plugins.registries)
     assert "[loss.entropy_target]" in str(err.value) and "model.router" in str(err.value)
+
+
+def test_check__a_loss_that_refuses_the_model_is_one_line_naming_it(tiny_recipe_file, capsys):
+    assert main(["check", str(tiny_recipe_file), "--set", 'loss=[{type="routing_entropy"}]']) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith('error: loss "routing_entropy"') and "decomposed" in err[0]
