@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from jasper_core.training.trainer import Trainer
 
 def default_run_dir(recipe_arg: str) -> Path:
     stem = Path(recipe_arg).stem if recipe_arg.endswith(".toml") else recipe_arg
-    return Path("runs") / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return Path("runs") / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"  # two jobs in one second differ
 
 
 def run(args: argparse.Namespace, plugins) -> int:

@@ -8,16 +8,21 @@ Layout::
     RUN_DIR/checkpoints/epoch-N.pt every train.checkpoint_every epochs (the newest keep_checkpoints kept)
     RUN_DIR/eval.json              the final evaluation (best checkpoint on eval.final_split)
     RUN_DIR/eval-<split>.json      written by ``jasper eval``
+    RUN_DIR/.lock                  while a training process writes here: its pid, host and start
 
 Loggers own the files they write (``history.jsonl``, ``plots/``, ...) under the directory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import socket
+import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Iterator, Literal
 
 import torch
 
@@ -58,8 +63,8 @@ class RunDir:
         return self.path / ("eval.json" if split is None else f"eval-{split}.json")
 
     def holds_run(self) -> bool:
-        """True when the directory exists and is not empty."""
-        return self.path.is_dir() and any(self.path.iterdir())
+        """True when the directory exists and holds anything but a lock file."""
+        return self.path.is_dir() and any(p.name != ".lock" for p in self.path.iterdir())
 
     @classmethod
     def of_checkpoint(cls, checkpoint: Path) -> "RunDir":
@@ -84,6 +89,63 @@ class RunDir:
             if run.checkpoint(which).is_file():
                 return run.checkpoint(which)
         raise CheckpointError(f"{p}: no checkpoints/best.pt or checkpoints/last.pt in this directory")
+
+    @property
+    def lock_file(self) -> Path:
+        return self.path / ".lock"
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the directory for one writer. A second training process gets one line naming the
+        holder; a lock left by a dead process on this host is taken over.
+
+        Raises:
+            JasperError: another live process (or another host) holds the directory.
+        """
+        self.path.mkdir(parents=True, exist_ok=True)
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+        fd = None
+        for _ in range(2):
+            try:
+                fd = os.open(self.lock_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                break
+            except FileExistsError:
+                holder = self._lock_holder()
+                if holder is not None:
+                    raise JasperError(f"{self.path} is in use by pid {holder.get('pid')} on {holder.get('host')} since "
+                                      f"{holder.get('since')}; wait for it to finish or choose another --run-dir") from None
+                self.lock_file.unlink(missing_ok=True)  # stale: its process is gone
+        if fd is None:
+            raise JasperError(f"{self.path}: could not take the run-directory lock {self.lock_file}; try again")
+        with os.fdopen(fd, "w") as fh:
+            json.dump(me, fh)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError, ValueError):
+                if json.loads(self.lock_file.read_text()).get("pid") == me["pid"]:
+                    self.lock_file.unlink()
+
+    def _lock_holder(self) -> dict[str, Any] | None:
+        """The live holder of the lock, or None when the lock is stale (or unreadable and old)."""
+        try:
+            holder = json.loads(self.lock_file.read_text())
+        except (OSError, ValueError):  # being written right now, or damaged: stale once it is a minute old
+            with contextlib.suppress(OSError):
+                if time.time() - self.lock_file.stat().st_mtime < 60:
+                    return {"pid": "?", "host": "?", "since": "a moment ago"}
+            return None
+        if not isinstance(holder, dict):
+            return None
+        if holder.get("host") != socket.gethostname():
+            return holder  # cannot tell whether it lives
+        try:
+            os.kill(int(holder.get("pid")), 0)
+        except ProcessLookupError:
+            return None
+        except (PermissionError, TypeError, ValueError):
+            return holder
+        return holder
 
     # -- writing ----------------------------------------------------------------------------
     def write_recipe(self, text: str) -> None:

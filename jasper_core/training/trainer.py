@@ -96,7 +96,14 @@ class Trainer:
 
     # -- the run --------------------------------------------------------------------------
     def fit(self) -> EvalResults:
-        """Train, evaluate and checkpoint; returns the final evaluation (also in ``eval.json``)."""
+        """Train, evaluate and checkpoint; returns the final evaluation (also in ``eval.json``).
+
+        The run directory is locked for the whole run: a second process gets one clear line.
+        """
+        with self.run_dir.lock():
+            return self._fit()
+
+    def _fit(self) -> EvalResults:
         recipe = self.recipe
         setup = assemble(recipe, self.plugins.registries)
         gen = torch.Generator().manual_seed(recipe.train.seed)

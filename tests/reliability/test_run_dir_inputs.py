@@ -88,3 +88,30 @@ def test_check__a_loss_that_refuses_the_model_is_one_line_naming_it(tiny_recipe_
     assert main(["check", str(tiny_recipe_file), "--set", 'loss=[{type="routing_entropy"}]']) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith('error: loss "routing_entropy"') and "decomposed" in err[0]
+
+
+def test_lock__a_second_writer_is_refused_and_a_stale_lock_taken_over(tmp_path):
+    import json
+    import os
+    import socket
+
+    run = RunDir(tmp_path / "run")
+    with run.lock():
+        held = json.loads(run.lock_file.read_text())
+        assert held["pid"] == os.getpid()
+        with pytest.raises(JasperError, match=f"in use by pid {os.getpid()}"):
+            with run.lock():
+                pass
+    assert not run.lock_file.exists()
+    run.lock_file.write_text(json.dumps({"pid": 2**22 + 12345, "host": socket.gethostname(), "since": "yesterday"}))
+    with run.lock():  # its process is gone
+        assert json.loads(run.lock_file.read_text())["pid"] == os.getpid()
+
+
+def test_train__two_jobs_in_one_run_directory(tiny_recipe_text, tmp_path, plugins):
+    run = RunDir(tmp_path / "run")
+    recipe = recipe_from_text(tiny_recipe_text, plugins.registries)
+    with run.lock():  # another process is training there
+        with pytest.raises(JasperError, match="in use by pid"):
+            Trainer(recipe, plugins, run_dir=run.path, resume="auto").fit()
+    assert sorted(p.name for p in run.path.iterdir()) == []
