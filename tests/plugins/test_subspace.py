@@ -57,7 +57,7 @@ def trained(tmp_path_factory, plugins):
         run = root / f"run-{uses}"
         text = RECIPE.format(path=data, use_steering=str(uses).lower())
         results = Trainer(recipe_from_text(text, plugins.registries), plugins, run_dir=run).fit()
-        setup, _, _ = load_trained(run, plugins)
+        setup, _, _ = load_trained(run, plugins, prefer="last")  # the trained weights (best.pt may be epoch 0)
         out[uses] = (results, XAI(setup.model, setup.target_space, setup.dataset), setup, run)
     return out
 
