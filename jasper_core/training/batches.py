@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterator, Sequence
 
 import torch
+from torch.profiler import record_function
 
 from jasper_core.contracts import STEERING_VARIANTS, Batch, Dataset, variant_code
 
@@ -63,4 +64,6 @@ def epoch_batches(
     for i in range(num_batches(n, batch_size, drop_last)):
         start = i * batch_size
         sel = order[start : start + batch_size]
-        yield dataset.gather(pairs[sel], codes[start : start + batch_size])
+        with record_function("jasper.data"):
+            batch = dataset.gather(pairs[sel], codes[start : start + batch_size])
+        yield batch

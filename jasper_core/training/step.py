@@ -6,6 +6,7 @@ import contextlib
 import math
 import attrs
 import torch
+from torch.profiler import record_function
 
 from jasper_core.contracts import Batch, LossInputs, Prediction, StepState
 from jasper_core.errors import NonFiniteLossError
@@ -65,7 +66,8 @@ def train_step(setup: Setup, batch: Batch, *, step: int, total_steps: int, aux_a
         group["lr"] = lr
     setup.model.train()
     setup.optimizer.zero_grad(set_to_none=True)
-    total, parts, _ = compute_losses(setup, batch, step=step, total_steps=total_steps, aux_active=aux_active)
+    with record_function("jasper.forward"):
+        total, parts, _ = compute_losses(setup, batch, step=step, total_steps=total_steps, aux_active=aux_active)
     bad = first_nonfinite(parts, total)
     if bad is not None:
         value = float(parts[bad].detach()) if bad in parts else float(total.detach())
@@ -73,22 +75,25 @@ def train_step(setup: Setup, batch: Batch, *, step: int, total_steps: int, aux_a
         if recipe.train.nonfinite == "stop":
             raise NonFiniteLossError(message + "; stopping (train.nonfinite = \"stop\"); the last good checkpoint is kept")
         return StepResult({}, skipped=True, bad_term=message)
-    setup.scaler.scale(total).backward()
-    setup.scaler.unscale_(setup.optimizer)
-    params = [p for g in setup.optimizer.param_groups for p in g["params"] if p.grad is not None]
-    clip = recipe.optim.grad_clip
-    grad_norm = torch.nn.utils.clip_grad_norm_(params, clip if clip > 0 else math.inf)
+    with record_function("jasper.backward"):
+        setup.scaler.scale(total).backward()
+        setup.scaler.unscale_(setup.optimizer)
+        params = [p for g in setup.optimizer.param_groups for p in g["params"] if p.grad is not None]
+        clip = recipe.optim.grad_clip
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, clip if clip > 0 else math.inf)
     if not torch.isfinite(grad_norm):
         setup.optimizer.zero_grad(set_to_none=True)
         setup.scaler.update()
         if recipe.train.nonfinite == "stop" and setup.autocast_dtype is not torch.float16:
             raise NonFiniteLossError(f"gradient norm is {float(grad_norm)} at step {step + 1}; stopping")
         return StepResult({}, skipped=True, bad_term=f"gradient norm is {float(grad_norm)} at step {step + 1}")
-    setup.scaler.step(setup.optimizer)
-    setup.scaler.update()
+    with record_function("jasper.optimizer"):
+        setup.scaler.step(setup.optimizer)
+        setup.scaler.update()
     decay = setup.ema_decay(step, total_steps)
-    if setup.model.online_encoder is not None:
-        setup.target_space.update(setup.model.online_encoder, decay)
+    with record_function("jasper.ema"):
+        if setup.model.online_encoder is not None:
+            setup.target_space.update(setup.model.online_encoder, decay)
     metrics = {"loss": float(total.detach()), "lr": lr, "ema_decay": decay, "grad_norm": float(grad_norm)}
     metrics.update({k: float(v.detach()) for k, v in parts.items()})
     return StepResult(metrics)
