@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from jasper_core.cli import check_cmd, eval_cmd, plugins_cmd, train_cmd
+from jasper_core.cli import check_cmd, eval_cmd, export_cmd, plugins_cmd, search_cmd, train_cmd
 from jasper_core.cli.common import get_plugins, print_error
 from jasper_core.errors import JasperError, RecipeError
 
@@ -17,7 +17,7 @@ def build_parser(plugins=None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"jasper {__version__}")
     parser.add_argument("--strict-plugins", action="store_true", help="fail when any plugin fails to load")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (plugins_cmd, check_cmd, train_cmd, eval_cmd):
+    for module in (plugins_cmd, check_cmd, train_cmd, eval_cmd, export_cmd, search_cmd):
         module.add_parser(sub)
     if plugins is not None:
         plugins.hook.jasper_add_commands(subparsers=sub)

@@ -1,0 +1,110 @@
+"""Export a trained run (or one checkpoint) as a self-contained model directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from jasper_core.contracts.steering import STEERING_VARIANTS
+from jasper_core.errors import JasperError
+from jasper_core.inference.card import model_card
+from jasper_core.inference.layout import CARD, CONFIG, FORMAT, VERSION, WEIGHTS
+
+
+def check_out(out: Path) -> None:
+    """Refuse an output that is a file or a non-empty directory (one line, nothing touched)."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise JasperError(f"{out}: already exists and is not an empty directory; choose another --out")
+
+
+def _tensors(setup: Any) -> dict[str, torch.Tensor]:
+    """Every tensor of the model directory: ``model.*``, ``target.*``, ``centroids`` and ``centroids_target`` ``[C, D]``.
+
+    Each is a contiguous CPU copy (safetensors refuses tensors sharing memory)."""
+    out = {f"model.{k}": v.detach().cpu().clone().contiguous() for k, v in setup.model.state_dict().items()}
+    out.update({f"target.{k}": v.detach().cpu().clone().contiguous() for k, v in setup.target_space.state_dict().items()})
+    with torch.no_grad():
+        centroids = setup.dataset.centroids.float()
+        out["centroids"] = centroids.detach().cpu().clone().contiguous()
+        out["centroids_target"] = setup.target_space(centroids).float().cpu().clone().contiguous()
+    return out
+
+
+def _steering_record(setup: Any, steps: int) -> dict[str, Any]:
+    """How the model was steered in training: the curriculum table and its probabilities at the start and end."""
+    from jasper_core.training.assemble import build_schedule
+
+    recipe = setup.recipe
+    curriculum = build_schedule(recipe.train.curriculum, setup.registries, length=len(STEERING_VARIANTS))
+    total = max(steps, 1)
+    probs = {when: dict(zip(STEERING_VARIANTS, (round(float(p), 6) for p in curriculum(step, total))))
+             for when, step in (("start", 0), ("end", total))}
+    return {"curriculum": recipe.train.curriculum.to_dict(), **probs, "best_variant": recipe.eval.best_variant,
+            "best_metric": recipe.eval.best_metric}
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def model_config(setup: Any, ckpt: dict[str, Any], checkpoint: Path) -> dict[str, Any]:
+    """What ``config.json`` holds."""
+    from jasper_core import __version__
+
+    ds = setup.dataset
+    return {
+        "format": FORMAT, "version": VERSION, "jasper_version": __version__,
+        "dim": int(ds.dim), "num_clusters": int(ds.num_clusters), "cluster_names": [str(n) for n in ds.cluster_names],
+        "embedding_model": ds.meta.get("model_name"),
+        "target_mode": setup.recipe.target_space.mode,
+        "model_type": setup.recipe.model.type,
+        "steering": _steering_record(setup, int(ckpt.get("step", 0))),
+        "checkpoint": {"file": checkpoint.name, "epoch": int(ckpt.get("epoch", 0)), "step": int(ckpt.get("step", 0)),
+                       "metrics": _jsonable(ckpt.get("metrics") or {}), "best": _jsonable(ckpt.get("best") or {})},
+        "recipe": ckpt["recipe"],
+    }
+
+
+def export_model(path: str | Path, out: str | Path, plugins: Any, *, prefer: str = "best",
+                 data: str | None = None) -> tuple[Path, dict[str, Any]]:
+    """Export a run directory's ``prefer`` checkpoint (or a checkpoint file) to the model directory ``out``.
+
+    The training dataset is read (for its centroids, cluster names and embedding model name) at export
+    time only. Files are written into a temporary directory beside ``out`` and renamed at the end, so a
+    failure leaves nothing half-written. Returns ``(out, config)``.
+
+    Raises:
+        JasperError: ``out`` exists and is not empty; nothing to load; the files cannot be written.
+    """
+    from safetensors.torch import save_file
+
+    from jasper_core.training.run_dir import RunDir, load_trained
+
+    out = Path(out)
+    check_out(out)
+    setup, ckpt, checkpoint = load_trained(path, plugins, data=data, device="cpu", prefer=prefer)
+    config = model_config(setup, ckpt, checkpoint)
+    eval_file = RunDir.of_checkpoint(checkpoint).eval_file()
+    evaluation = json.loads(eval_file.read_text(encoding="utf-8")) if eval_file.is_file() else None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tmp.mkdir()
+        save_file(_tensors(setup), str(tmp / WEIGHTS), metadata={"format": FORMAT, "version": str(VERSION)})
+        (tmp / CONFIG).write_text(json.dumps(config, indent=2), encoding="utf-8")
+        (tmp / CARD).write_text(model_card(config, evaluation, out.name), encoding="utf-8")
+        check_out(out)  # still free after the work?
+        if out.is_dir():
+            out.rmdir()
+        os.replace(tmp, out)
+    except OSError as exc:
+        raise JasperError(f"{out}: cannot write the model directory ({exc.strerror or exc})") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out, config
