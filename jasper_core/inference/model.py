@@ -221,6 +221,8 @@ class JasperModel:
             per query, up to ``k`` dicts ``{"id", "score", "cluster"}``, best first.
         """
         clusters = self.source_cluster
+        if k < 1:
+            raise InferenceError(f"k must be at least 1, got {k}")
         out = self.forward(queries, steering)
         scores = F.normalize(out.prediction.float().cpu(), dim=-1) @ self._corpus.T  # [N, S]
         if routed_top_m is not None:

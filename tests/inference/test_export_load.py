@@ -96,6 +96,8 @@ def test_search__routed_over_every_cluster_is_exact_search_and_top1_stays_in_its
     top = weights.argmax(1)
     for hits, c in zip(model.search(q, k=500, routed_top_m=1), top):
         assert hits and {h["cluster"] for h in hits} == {ds.cluster_names[int(c)]}
+    with pytest.raises(ValueError, match="k must be at least 1"):
+        model.search(q, k=0)
     with pytest.raises(ValueError, match="between 1 and 4"):
         model.search(q, routed_top_m=5)
 
@@ -155,3 +157,12 @@ def test_load__damaged_model_directories_are_one_line_errors(exported, tmp_path)
     (broken / "config.json").write_text('{"format": "other"}')
     with pytest.raises(JasperError, match="not a jasper model config"):
         jasper.load(broken)
+
+
+def test_import_jasper__is_cheap():
+    """``import jasper`` loads neither torch nor the plugins; ``jasper.load`` does, on first use."""
+    import subprocess
+    import sys
+
+    code = "import sys, jasper; assert callable(jasper.load); print(sorted(m for m in ('torch', 'jasper_core') if m in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
