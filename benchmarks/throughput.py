@@ -46,7 +46,7 @@ def measure(plugins, data_dir, device: str, precision: str, batch_size: int, ste
     elapsed = time.perf_counter() - t
     peak = torch.cuda.max_memory_allocated() / 2**20 if dev.type == "cuda" else float("nan")
     return {"precision": precision, "steps_per_s": steps / elapsed, "pairs_per_s": steps * batch_size / elapsed,
-            "peak_mib": peak, "final_loss": result.metrics.get("loss", float("nan"))}
+            "peak_mib": peak, "final_loss": float(result.metrics.get("loss", float("nan")))}
 
 
 def main() -> None:

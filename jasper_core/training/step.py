@@ -15,9 +15,11 @@ from jasper_core.training.assemble import Setup
 
 @attrs.define
 class StepResult:
-    """Plain-float metrics of one step; ``skipped`` when a non-finite loss was skipped."""
+    """Metrics of one step as 0-dim tensors on the training device (read them with ``float`` only
+    when they are logged: each read waits for the device); ``skipped`` when a non-finite loss was
+    skipped."""
 
-    metrics: dict[str, float]
+    metrics: dict[str, torch.Tensor]
     skipped: bool = False
     bad_term: str | None = None
 
@@ -52,10 +54,11 @@ def compute_losses(setup: Setup, batch: Batch, *, step: int, total_steps: int, a
 
 
 def first_nonfinite(parts: dict[str, torch.Tensor], total: torch.Tensor) -> str | None:
-    for name, value in parts.items():
-        if not bool(torch.isfinite(value).all()):
-            return name
-    return None if bool(torch.isfinite(total)) else "total"
+    """The first loss component (or ``"total"``) that is not finite, or None — one host read for all."""
+    names = [*parts, "total"]
+    finite = torch.stack([torch.isfinite(v).all() for v in (*parts.values(), total)]).cpu()
+    bad = (~finite).nonzero()
+    return names[int(bad[0])] if len(bad) else None
 
 
 def train_step(setup: Setup, batch: Batch, *, step: int, total_steps: int, aux_active: bool) -> StepResult:
@@ -94,6 +97,6 @@ def train_step(setup: Setup, batch: Batch, *, step: int, total_steps: int, aux_a
     with record_function("jasper.ema"):
         if setup.model.online_encoder is not None:
             setup.target_space.update(setup.model.online_encoder, decay)
-    metrics = {"loss": float(total.detach()), "lr": lr, "ema_decay": decay, "grad_norm": float(grad_norm)}
-    metrics.update({k: float(v.detach()) for k, v in parts.items()})
+    device_metrics = {"loss": total.detach(), "grad_norm": grad_norm.detach(), **{k: v.detach() for k, v in parts.items()}}
+    metrics = {"lr": torch.tensor(lr), "ema_decay": torch.tensor(decay), **device_metrics}
     return StepResult(metrics)

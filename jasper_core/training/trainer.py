@@ -168,10 +168,10 @@ class Trainer:
         setup.dataset.on_epoch_start(epoch)
         hook.jasper_epoch_start(run=run, epoch=epoch)
         probs = setup.curriculum(step, total)
-        sums: dict[str, float] = {}
+        sums: dict[str, torch.Tensor] = {}  # on the device: read once, at the end of the epoch
         counts: dict[str, int] = {}
         n_variants = len(STEERING_VARIANTS)
-        variant_counts = torch.zeros(n_variants)
+        variant_counts = torch.zeros(n_variants, device=setup.device)
         started, pairs_seen = time.perf_counter(), 0
         aux_active = epoch > recipe.train.aux_warmup_epochs
         train_pairs = setup.dataset.split("train")
@@ -181,7 +181,7 @@ class Trainer:
             result = train_step(setup, batch, step=step, total_steps=total, aux_active=aux_active)
             step += 1
             pairs_seen += len(batch)
-            variant_counts += torch.bincount(batch.steering_variant.cpu(), minlength=n_variants)[:n_variants].float()
+            variant_counts += torch.bincount(batch.steering_variant, minlength=n_variants)[:n_variants].float()
             if result.skipped:
                 self.skipped += 1
                 if self.skipped > recipe.train.max_skipped_steps:
@@ -189,13 +189,13 @@ class Trainer:
                 hook.jasper_step_end(run=run, step=step, metrics={"skipped": 1.0, "skipped_total": float(self.skipped)})
                 continue
             for k, v in result.metrics.items():
-                sums[k] = sums.get(k, 0.0) + v
+                sums[k] = sums[k] + v.to(setup.device) if k in sums else v.to(setup.device).clone()
                 counts[k] = counts.get(k, 0) + 1
             if step % recipe.train.log_every == 0 or step % spe == 0:
-                hook.jasper_step_end(run=run, step=step, metrics=result.metrics)
+                hook.jasper_step_end(run=run, step=step, metrics={k: float(v) for k, v in result.metrics.items()})
+        metrics = {k: float(sums[k]) / counts[k] for k in sums}  # waits for the device: the epoch is done
+        mix = (variant_counts / variant_counts.sum().clamp_min(1)).cpu()
         elapsed = max(time.perf_counter() - started, 1e-9)
-        metrics = {k: sums[k] / counts[k] for k in sums}
-        mix = variant_counts / variant_counts.sum().clamp_min(1)
         metrics.update({f"steering/{name}": float(mix[i]) for i, name in enumerate(STEERING_VARIANTS)})
         metrics.update({"pairs_per_s": pairs_seen / elapsed, "epoch_seconds": elapsed, "step": float(step),
                         "skipped_total": float(self.skipped)})
