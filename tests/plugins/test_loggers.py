@@ -130,6 +130,7 @@ def test_loggers__wandb_mode_and_missing_package(tmp_path, monkeypatch):
         logger.jasper_run_start(run=types.SimpleNamespace(logger_state={}))
 
 
+@pytest.mark.slow
 def test_loggers__damaged_side_files_do_not_block_resume(tiny_recipe_text, tmp_path, plugins, caplog):
     recipe = recipe_from_text(tiny_recipe_text + LOGGERS, plugins.registries, overrides=["train.epochs=1"])
     run = tmp_path / "run"
