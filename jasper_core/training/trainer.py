@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 import math
 import time
 from pathlib import Path
@@ -12,6 +14,7 @@ import torch
 from jasper_core.contracts import STEERING_VARIANTS, EvalResults, RunInfo
 from jasper_core.errors import CheckpointError, JasperError, NonFiniteLossError
 from jasper_core.evaluation.evaluate import run_evaluation
+from jasper_core.hookspecs import lifecycle
 from jasper_core.recipe import Recipe, recipe_to_dict, recipe_to_toml
 from jasper_core.training.assemble import Setup, assemble
 from jasper_core.training.batches import epoch_batches, num_batches
@@ -19,6 +22,33 @@ from jasper_core.training.checkpoint import load_checkpoint
 from jasper_core.training.health import prediction_health
 from jasper_core.training.run_dir import RunDir, checkpoint_state, load_weights, restore_state
 from jasper_core.training.step import train_step
+
+log = logging.getLogger("jasper.loggers")
+HOOK_NAMES = tuple(n for n in dir(lifecycle) if n.startswith("jasper_"))
+
+
+def isolate(plugin: Any, label: str) -> None:
+    """Make each lifecycle hook of ``plugin`` fail alone: the first exception is reported in one line
+    (logging, ``jasper.loggers``) and the plugin is switched off for the rest of the run; training goes on."""
+    failed: list[str] = []
+    for name in HOOK_NAMES:
+        method = getattr(plugin, name, None)
+        if method is None or not callable(method):
+            continue
+
+        @functools.wraps(method)
+        def call(*args: Any, _method: Any = method, _name: str = name, **kwargs: Any) -> Any:
+            if failed:
+                return None
+            try:
+                return _method(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - a logger must never stop training
+                failed.append(_name)
+                first = (str(exc).strip().splitlines() or [""])[0]
+                log.warning(f"{label} failed in {_name} ({type(exc).__name__}: {first}); it is switched off for this run")
+                return None
+
+        setattr(plugin, name, call)
 
 
 class Trainer:
@@ -64,6 +94,7 @@ class Trainer:
     def _register_loggers(self) -> None:
         for comp in self.recipe.logger:
             logger = comp.build(self.plugins.registries, run_dir=self.run_dir.path)
+            isolate(logger, f'logger "{comp.type}" ({comp.path}, from {comp.plugin})')
             self.plugins.manager.register(logger, name=f"logger:{comp.path}")
             self.loggers.append(logger)
 

@@ -5,7 +5,9 @@ import hashlib
 import pytest
 
 from conftest import copy_run, write_synthetic
+from jasper_core import hookimpl
 from jasper_core.cli.main import main
+from jasper_core.testing import plugins_with
 from jasper_core.errors import CheckpointError, JasperError, RecipeError
 from jasper_core.recipe import recipe_from_text
 from jasper_core.training.run_dir import RunDir, load_trained
@@ -115,3 +117,32 @@ def test_train__two_jobs_in_one_run_directory(tiny_recipe_text, tmp_path, plugin
         with pytest.raises(JasperError, match="in use by pid"):
             Trainer(recipe, plugins, run_dir=run.path, resume="auto").fit()
     assert sorted(p.name for p in run.path.iterdir()) == []
+
+
+class RaisingLogger:
+    def __init__(self, config=None, *, run_dir=None):
+        self.calls = 0
+
+    @hookimpl
+    def jasper_epoch_end(self, run, epoch, metrics):
+        self.calls += 1
+        raise RuntimeError("disk quota of the dashboard exceeded")
+
+
+class RegistersRaisingLogger:
+    @hookimpl
+    def jasper_register_loggers(self, registry):
+        registry.add("raising", RaisingLogger)
+
+
+def test_logger__that_raises_is_switched_off_and_training_goes_on(tiny_recipe_text, tmp_path, caplog):
+    plugins = plugins_with(RegistersRaisingLogger())
+    text = tiny_recipe_text + '\n[[logger]]\ntype = "raising"\n'
+    recipe = recipe_from_text(text, plugins.registries)
+    with caplog.at_level("WARNING", logger="jasper.loggers"):
+        results = Trainer(recipe, plugins, run_dir=tmp_path / "run").fit()
+    assert results.score("mrr", "zero") > 0
+    warnings = [r.getMessage() for r in caplog.records if "switched off" in r.getMessage()]
+    assert len(warnings) == 1 and 'logger "raising"' in warnings[0] and "dashboard" in warnings[0]
+    epochs = [line for line in (tmp_path / "run" / "history.jsonl").read_text().splitlines() if '"epoch"' in line]
+    assert len(epochs) >= 3  # the other logger kept writing every epoch
