@@ -155,7 +155,7 @@ def load_plugins(
                 continue
             try:
                 obj = ep.load()
-            except Exception as exc:  # noqa: BLE001 - any import failure is isolated
+            except (Exception, SystemExit) as exc:  # noqa: BLE001 - any import failure is isolated, sys.exit too
                 fail(qualified, dist, "import", f"{type(exc).__name__}: {exc}")
                 continue
             candidates.append((PluginInfo(qualified, dist, version), obj))

@@ -20,8 +20,20 @@ def build_parser(plugins=None) -> argparse.ArgumentParser:
     for module in (plugins_cmd, check_cmd, train_cmd, eval_cmd, export_cmd, search_cmd):
         module.add_parser(sub)
     if plugins is not None:
-        plugins.hook.jasper_add_commands(subparsers=sub)
+        add_plugin_commands(plugins, sub)
     return parser
+
+
+def add_plugin_commands(plugins, sub) -> None:
+    """Let each plugin add its commands; one that raises (or takes a name already used) is reported
+    in one warning line and skipped, and every other command keeps working."""
+    for impl in reversed(plugins.hook.jasper_add_commands.get_hookimpls()):
+        try:
+            impl.function(subparsers=sub)
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - a plugin must not break the CLI
+            first = (str(exc).strip().splitlines() or [""])[0]
+            sys.stderr.write(f"warning: plugin {impl.plugin_name} failed to add its commands "
+                             f"({type(exc).__name__}: {first}); skipped\n")
 
 
 def main(argv: list[str] | None = None) -> int:
