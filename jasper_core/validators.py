@@ -41,6 +41,13 @@ def probability(instance: Any, attribute: Any, value: float) -> None:
         raise ValueError(f"must be between 0 and 1, got {value}")
 
 
+def unit_interval_right_open(instance: Any, attribute: Any, value: float) -> None:
+    """Require ``0 <= value < 1`` (Adam's betas)."""
+    _finite(attribute, value)
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"must be at least 0 and below 1, got {value}")
+
+
 def open_unit(instance: Any, attribute: Any, value: float) -> None:
     """Require ``0 < value < 1`` (e.g. an EMA decay or a dropout that must not be total)."""
     _finite(attribute, value)

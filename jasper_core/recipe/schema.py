@@ -16,7 +16,7 @@ import attrs
 from jasper_core.contracts.dataset import SPLITS
 from jasper_core.contracts.steering import STEERING_VARIANTS
 from jasper_core.recipe.component import Component, component, components
-from jasper_core.validators import at_least, each, non_negative, one_of, positive
+from jasper_core.validators import at_least, each, non_negative, one_of, positive, unit_interval_right_open
 
 
 def _device(instance: Any, attribute: Any, value: str) -> None:
@@ -47,7 +47,7 @@ class OptimSection:
     type: Literal["adamw", "adam", "sgd"] = "adamw"
     lr: float = attrs.field(default=3e-4, validator=positive)
     weight_decay: float = attrs.field(default=0.01, validator=non_negative)
-    betas: tuple[float, float] = (0.9, 0.999)
+    betas: tuple[float, float] = attrs.field(default=(0.9, 0.999), validator=each(unit_interval_right_open))
     momentum: float = attrs.field(default=0.9, validator=non_negative)
     grad_clip: float = attrs.field(default=1.0, validator=non_negative)
     schedule: Component = component("schedule", {"type": "warmup_cosine", "warmup_steps": 100})
@@ -121,3 +121,7 @@ class Recipe:
     train: TrainSection = attrs.field()
     eval: EvalSection = attrs.field()
     logger: tuple[Component, ...] = components("logger", [{"type": "console"}])
+
+    def __attrs_post_init__(self) -> None:
+        if not any(comp.options.get("weight", 1.0) > 0 for comp in self.loss):
+            raise ValueError("loss: there is nothing to train — add a [[loss]] table, or give one a weight above 0")

@@ -107,6 +107,12 @@ def assemble(recipe: Recipe, registries: Any, *, device: torch.device | None = N
     torch.manual_seed(recipe.train.seed)
     seed = recipe.train.seed
     dataset = recipe.data.build(registries, seed=seed, device=device)
+    problems = [Problem(f"eval.{key}", f"the dataset's {split!r} split has no pairs to evaluate on; "
+                                      f"choose another split or rebuild the dataset with a larger {split} fraction")
+                for key, split in (("split", recipe.eval.split), ("final_split", recipe.eval.final_split))
+                if dataset.split(split).numel() == 0]
+    if problems:
+        raise RecipeError("recipe", problems)
     model, target_space = build_model(recipe, registries, dataset, device)
     terms = []
     for name, comp in zip(_loss_names(recipe), recipe.loss):

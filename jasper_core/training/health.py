@@ -20,6 +20,8 @@ def prediction_health(pred: torch.Tensor) -> dict[str, float]:
     n, d = x.shape
     if n < 2:
         return {}
+    if not bool(torch.isfinite(x).all()):  # a diverged model: say so instead of failing in the SVD
+        return {"nonfinite": 1.0, "collapse": 1.0}
     x = x / x.norm(dim=1, keepdim=True).clamp_min(1e-8)
     std = float(x.std(dim=0).mean())
     s = torch.linalg.svdvals(x - x.mean(dim=0))

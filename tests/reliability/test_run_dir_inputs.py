@@ -146,3 +146,37 @@ def test_logger__that_raises_is_switched_off_and_training_goes_on(tiny_recipe_te
     assert len(warnings) == 1 and 'logger "raising"' in warnings[0] and "dashboard" in warnings[0]
     epochs = [line for line in (tmp_path / "run" / "history.jsonl").read_text().splitlines() if '"epoch"' in line]
     assert len(epochs) >= 3  # the other logger kept writing every epoch
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["loss=[]"], "nothing to train"),
+    (["loss[0].weight=0", "loss[1].weight=0", "loss[2].weight=0", "loss[3].weight=0"], "nothing to train"),
+    (["optim.betas=[0.9, 1.5]"], "optim.betas"),
+])
+def test_recipe__untrainable_settings_are_recipe_errors(tiny_recipe_text, plugins, overrides, message):
+    with pytest.raises(RecipeError, match=message):
+        recipe_from_text(tiny_recipe_text, plugins.registries, overrides=overrides)
+
+
+def test_assemble__an_empty_evaluation_split_is_a_recipe_error(tmp_path, tiny_recipe_text, plugins):
+    import torch
+
+    from jasper_core.testing import synthetic_tensors
+    from jasper_core.training.assemble import assemble
+    from jasper_plugins.data.writer import write_dataset
+
+    tensors, meta = synthetic_tensors()
+    tensors["train_idx"] = torch.cat([tensors["train_idx"], tensors["val_idx"]]).sort().values
+    tensors["val_idx"] = torch.zeros(0, dtype=torch.long)
+    data = write_dataset(tmp_path / "data", tensors, meta, fmt="legacy")
+    recipe = recipe_from_text(tiny_recipe_text, plugins.registries, overrides=[f'data.path="{data}"'])
+    with pytest.raises(RecipeError, match="eval.split: the dataset's 'val' split has no pairs"):
+        assemble(recipe, plugins.registries)
+
+
+def test_health__a_diverged_model_is_flagged_not_a_linear_algebra_error():
+    import torch
+
+    from jasper_core.training.health import prediction_health
+
+    assert prediction_health(torch.full((4, 8), float("nan"))) == {"nonfinite": 1.0, "collapse": 1.0}
