@@ -99,7 +99,7 @@ def test_recipe__jepa_base_has_the_reference_sizes_and_regularisation(registries
     r = load_recipe("jepa_base", registries)
     assert r.model.config.hidden_dim == 512 and r.model.config.num_layers == 3
     assert {c.type: c.options["weight"] for c in r.loss} == {"jepa": 1.0, "infonce": 0.5, "centroid": 0.1, "vicreg": 0.1}
-    assert r.optim.lr == 3e-5 and r.optim.weight_decay == 0.1 and r.model.config.dropout == 0.3
+    assert r.optim.lr == 1e-5 and r.optim.weight_decay == 0.1 and r.model.config.dropout == 0.3
     assert r.train.batch_size == 64 and r.train.epochs == 50
 
 
