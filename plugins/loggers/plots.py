@@ -29,6 +29,7 @@ class PlotLogger:
         self.config = config
         self.dir = Path(run_dir) / config.directory
         self.history: dict[str, Any] = {"epochs": [], "evals": []}
+        self.stale = False  # figures behind the history
 
     @hookimpl
     def jasper_run_start(self, run):
@@ -46,11 +47,19 @@ class PlotLogger:
     @hookimpl
     def jasper_epoch_end(self, run, epoch, metrics):
         self.history["epochs"].append({"epoch": epoch, **{k: float(v) for k, v in metrics.items()}})
+        self.stale = True
 
     @hookimpl
     def jasper_eval_end(self, run, epoch, split, results):
         self.history["evals"].append({"epoch": epoch, "split": split, "model": results.model, "baselines": results.baselines})
         self.draw()
+
+    def save_history(self) -> None:
+        """Write ``history.json`` atomically."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.dir / "history.json.tmp"
+        tmp.write_text(json.dumps(self.history), encoding="utf-8")
+        tmp.replace(self.dir / "history.json")
 
     def draw(self) -> list[Path]:
         """Write the three figures; returns their paths."""
@@ -59,10 +68,8 @@ class PlotLogger:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.dir / "history.json.tmp"
-        tmp.write_text(json.dumps(self.history), encoding="utf-8")
-        tmp.replace(self.dir / "history.json")
+        self.save_history()
+        self.stale = False
         written = []
         epochs = self.history["epochs"]
         if epochs:
@@ -123,4 +130,7 @@ class PlotLogger:
 
     @hookimpl
     def jasper_run_end(self, run, status, metrics):
-        self.draw()  # also rewrites a damaged history.json
+        if self.stale:
+            self.draw()
+        else:
+            self.save_history()  # also rewrites a damaged history.json

@@ -40,7 +40,7 @@ def test_check_schedule__every_registered_schedule_passes(registries):
         check_schedule(entry.factory(entry.config()))
 
 
-@pytest.mark.parametrize("name", ["console", "jsonl", "csv", "plots", "xai_samples"])
+@pytest.mark.parametrize("name", ["console", "jsonl", "csv", pytest.param("plots", marks=pytest.mark.slow), "xai_samples"])
 def test_check_logger__builtin_loggers_pass(registries, tmp_path, name):
     entry = registries.logger.get(name)
     check_logger(entry.factory(entry.config(), run_dir=tmp_path), tmp_path)
