@@ -5,7 +5,7 @@ import torch
 
 from jasper_core.cli import train_cmd
 from jasper_core.cli.main import main
-from jasper_core.errors import CheckpointError, RecipeError
+from jasper_core.errors import RecipeError
 from jasper_core.recipe import recipe_from_text
 from jasper_core.training.assemble import assemble
 from jasper_core.training.run_dir import load_trained

@@ -1,22 +1,14 @@
 """Hypothesis properties of recipe structuring."""
 
-import sys
 import typing
 
 import attrs
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jasper_core.errors import RecipeError
 from jasper_core.recipe import recipe_from_text, structure_config, unstructure_config
 from jasper_core.recipe.component import KIND_KEY
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 
 def _strategy(tp, default=attrs.NOTHING):
     origin = typing.get_origin(tp)
