@@ -13,10 +13,11 @@ from jasper_core.training.run_dir import RunDir, load_trained
 
 
 def run(args: argparse.Namespace, plugins) -> int:
-    run_dir = RunDir.of_checkpoint(RunDir.find_checkpoint(args.checkpoint, "best"))
+    path = RunDir.find_checkpoint(args.checkpoint, "best")
+    run_dir = RunDir.of_checkpoint(path)
     out = Path(args.out) if args.out else run_dir.eval_file(args.split)
     run_dir.check_output(out)  # before the evaluation, so a bad --out costs nothing
-    setup, _, path = load_trained(args.checkpoint, plugins, data=args.data)
+    setup, _, path = load_trained(path, plugins, data=args.data)
     results = run_evaluation(setup.model, setup.target_space, setup.dataset, setup.recipe, plugins.registries, args.split)
     results.checkpoint = str(path)
     out = run_dir.write_eval(results, out)

@@ -144,7 +144,7 @@ class RunDir:
         except ProcessLookupError:
             return None
         except (PermissionError, TypeError, ValueError):
-            return holder
+            pass  # alive under another user, or unreadable: treat as held
         return holder
 
     # -- writing ----------------------------------------------------------------------------

@@ -15,11 +15,11 @@ from jasper_core.training.assemble import Setup
 
 @attrs.define
 class StepResult:
-    """Metrics of one step as 0-dim tensors on the training device (read them with ``float`` only
-    when they are logged: each read waits for the device); ``skipped`` when a non-finite loss was
-    skipped."""
+    """Metrics of one step: the losses and the gradient norm as 0-dim tensors on the training device
+    (read them with ``float`` only when they are logged: each read waits for the device), the
+    learning rate and EMA decay as plain floats; ``skipped`` when a non-finite loss was skipped."""
 
-    metrics: dict[str, torch.Tensor]
+    metrics: dict[str, torch.Tensor | float]
     skipped: bool = False
     bad_term: str | None = None
 
@@ -97,6 +97,6 @@ def train_step(setup: Setup, batch: Batch, *, step: int, total_steps: int, aux_a
     with record_function("jasper.ema"):
         if setup.model.online_encoder is not None:
             setup.target_space.update(setup.model.online_encoder, decay)
-    device_metrics = {"loss": total.detach(), "grad_norm": grad_norm.detach(), **{k: v.detach() for k, v in parts.items()}}
-    metrics = {"lr": torch.tensor(lr), "ema_decay": torch.tensor(decay), **device_metrics}
+    metrics = {"loss": total.detach(), "lr": lr, "ema_decay": decay, "grad_norm": grad_norm.detach(),
+               **{k: v.detach() for k, v in parts.items()}}
     return StepResult(metrics)

@@ -199,7 +199,7 @@ class Trainer:
         setup.dataset.on_epoch_start(epoch)
         hook.jasper_epoch_start(run=run, epoch=epoch)
         probs = setup.curriculum(step, total)
-        sums: dict[str, torch.Tensor] = {}  # on the device: read once, at the end of the epoch
+        sums: dict[str, torch.Tensor | float] = {}  # tensors stay on the device: read once, at the epoch's end
         counts: dict[str, int] = {}
         n_variants = len(STEERING_VARIANTS)
         variant_counts = torch.zeros(n_variants, device=setup.device)
@@ -220,7 +220,7 @@ class Trainer:
                 hook.jasper_step_end(run=run, step=step, metrics={"skipped": 1.0, "skipped_total": float(self.skipped)})
                 continue
             for k, v in result.metrics.items():
-                sums[k] = sums[k] + v.to(setup.device) if k in sums else v.to(setup.device).clone()
+                sums[k] = sums.get(k, 0.0) + v
                 counts[k] = counts.get(k, 0) + 1
             if step % recipe.train.log_every == 0 or step % spe == 0:
                 hook.jasper_step_end(run=run, step=step, metrics={k: float(v) for k, v in result.metrics.items()})

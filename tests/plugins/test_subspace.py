@@ -11,6 +11,8 @@ from jasper_plugins.metrics.ranks import true_ranks
 from jasper_plugins.metrics.routing import routed_ranks
 from jasper_plugins.xai import XAI
 
+pytestmark = pytest.mark.slow  # trains two routing models; the scenario runs in make test-all
+
 RECIPE = """
 [data]
 path = "{path}"
