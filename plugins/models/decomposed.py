@@ -83,7 +83,7 @@ class DecomposedPredictor(Predictor):
         anchors = self.current_anchors(state)
         q = self.online_encoder(jitter(question, self.config.input_noise, self.training))  # [B, D]
         s = self.steering_encoder(steering)  # [B, H]
-        weights, logits = self.router(q, steering, state)  # [B, C]
+        weights, logits = self.router(question, steering, state)  # [B, C]: steering is relative to the raw question
         scale = self.config.anchor_scale
         coarse = scale * (weights.to(anchors.dtype) @ anchors)  # [B, D]
         correction = self.fine_head(torch.cat([q, s, coarse.to(q.dtype)], dim=-1))  # [B, D]
