@@ -112,7 +112,8 @@ def test_routed_retrieval__true_subspace_never_loses_the_positive(trained):
 
 def test_eval_json__has_routed_retrieval_next_to_full_search(trained):
     results, _, _, run = trained[True]
-    assert set(results.routed["zero"]) == {"top1", "top3", "soft"}
+    assert set(results.routed["zero"]) == {"true_cluster", "top1", "top3", "soft"}
+    assert results.routed["zero"]["true_cluster"]["recall@10"] >= results.routed["zero"]["top1"]["recall@10"] - 1e-9
     assert results.routed["zero"]["top3"]["recall@10"] >= results.routed["zero"]["top1"]["recall@10"] - 1e-9
     assert {"full_ms_per_1k_queries", "routed_top1_ms_per_1k_queries"} == set(results.search_timing)
     assert sum(results.routing["zero"]["load"].values()) == pytest.approx(1.0)
