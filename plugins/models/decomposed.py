@@ -42,6 +42,7 @@ class DecomposedPredictorConfig:
     learnable_anchors: bool = False
     anchors_unfreeze_at: float = attrs.field(default=1.0, validator=probability)
     steering_gate: bool = True
+    steering_in_fine: bool = True
     steering_gate_gain: float = attrs.field(default=100.0, validator=positive)
     input_noise: float = attrs.field(default=0.0, validator=non_negative)
     router: Component = component("router", {"type": "gumbel_softmax"})
@@ -65,8 +66,10 @@ class DecomposedPredictor(Predictor):
         self.config = config
         self.online_encoder = encoder
         self.router = router
-        self.steering_encoder = mlp(dim, config.hidden_dim, config.hidden_dim, num_layers=2, activation=config.activation)
-        self.fine_head = mlp(dim + config.hidden_dim + dim, config.hidden_dim, dim, num_layers=config.num_layers,
+        self.steering_encoder = (mlp(dim, config.hidden_dim, config.hidden_dim, num_layers=2, activation=config.activation)
+                                 if config.steering_in_fine else None)
+        fine_in = dim + (config.hidden_dim if config.steering_in_fine else 0) + dim
+        self.fine_head = mlp(fine_in, config.hidden_dim, dim, num_layers=config.num_layers,
                              dropout=config.dropout, activation=config.activation, zero_last=True)
         self.anchors = nn.Parameter(centroids.detach().clone().float()) if config.learnable_anchors else None  # [C, D]
         self.steering_gate = SteeringGate(dim, config.steering_gate_gain) if config.steering_gate else None
@@ -82,11 +85,11 @@ class DecomposedPredictor(Predictor):
             steering = torch.zeros_like(steering)
         anchors = self.current_anchors(state)
         q = self.online_encoder(jitter(question, self.config.input_noise, self.training))  # [B, D]
-        s = self.steering_encoder(steering)  # [B, H]
         weights, logits = self.router(question, steering, state)  # [B, C]: steering is relative to the raw question
         scale = self.config.anchor_scale
         coarse = scale * (weights.to(anchors.dtype) @ anchors)  # [B, D]
-        correction = self.fine_head(torch.cat([q, s, coarse.to(q.dtype)], dim=-1))  # [B, D]
+        hint = [self.steering_encoder(steering)] if self.config.steering_in_fine else []  # [B, H]
+        correction = self.fine_head(torch.cat([q, *hint, coarse.to(q.dtype)], dim=-1))  # [B, D]
         if self.config.question_skip:
             prior = (l2_normalize(q.float()) @ l2_normalize(anchors.float()).T / self.config.prior_temperature).softmax(-1)
             fine = (q - scale * (prior.to(anchors.dtype) @ anchors)) + correction  # [B, D]
