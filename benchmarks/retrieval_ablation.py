@@ -86,6 +86,16 @@ def val_curve(run_dir: Path, metric: str, variant: str) -> list[tuple[int, float
     return out
 
 
+def last_logged(run_dir: Path, key: str) -> float | None:
+    """The last epoch event's value of ``key`` in ``history.jsonl`` (None when never logged)."""
+    value = None
+    for line in (run_dir / "history.jsonl").read_text().splitlines():
+        event = json.loads(line)
+        if event.get("event") == "epoch" and key in event:
+            value = float(event[key])
+    return value
+
+
 def uniform_routing_scores(run_dir: Path, metric: str) -> dict[str, float] | None:
     """Test score per variant of the run's best checkpoint with its router replaced by uniform weights."""
     import torch
@@ -126,6 +136,8 @@ def main() -> None:
     ap.add_argument("--metric", default="mrr")
     ap.add_argument("--variant", default="zero", help="steering variant whose validation curve judges stability")
     ap.add_argument("--uniform-routing", action="store_true", help="also evaluate routing models with a uniform router")
+    ap.add_argument("--show", action="append", default=[], help="a logged figure (e.g. routing_entropy/sample_entropy) "
+                    "to print at the last epoch")
     args = ap.parse_args()
 
     rows = dict(ABLATIONS, **dict(parse_row(r) for r in args.row))
@@ -192,6 +204,12 @@ def report(args, rows: dict, run_dirs: dict) -> None:
         epochs = [max(c, key=lambda ev: ev[1])[0] for c in curves if c]
         print(f"{name:34}{mean_ci(best):>18}{mean_ci(last):>18}{mean_ci([b - l for b, l in zip(best, last)]):>18}"
               f"   {epochs} of {[c[-1][0] for c in curves if c]}")
+
+    if args.show:
+        print(f"\nlogged at the last epoch (training batches)\n{'':34}" + "".join(f"{k[-24:]:>26}" for k in args.show))
+        for name in rows:
+            cells = [mean_ci([last_logged(run_dirs[(name, s)], k) for s in range(args.seeds)]) for k in args.show]
+            print(f"{name:34}" + "".join(f"{c:>26}" for c in cells))
 
     if args.uniform_routing:
         print(f"\nuniform routing (router replaced by 1/C weights), test {m}\n{head}")

@@ -13,6 +13,10 @@ puts it on that line whatever its sign or length — ``centroid`` steering (``c 
 question) and ``residual`` steering (``q − c``, behind it) alike — so one router reads both; with no
 steering the line is the question itself and the prior is nearest-centroid routing,
 ``(cos(q, a) − 1) / prior_temperature``. The MLP starts at zero and learns the corrections.
+
+With ``learn_sharpness`` the logits are multiplied by one learned scalar ``exp(gain · p)``: the
+routing losses (``routing_entropy`` above all) can then make routing as sharp or as soft as their
+targets ask, which a fixed prior temperature does not allow.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Callable
 import attrs
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from jasper_core import Router, StepState
 from jasper_core.recipe import Component, component
@@ -39,6 +44,8 @@ class GumbelSoftmaxRouterConfig:
     hard_inference: bool = False
     centroid_prior: bool = True
     prior_temperature: float = attrs.field(default=0.05, validator=positive)
+    learn_sharpness: bool = False
+    sharpness_gain: float = attrs.field(default=100.0, validator=positive)
     temperature: Component = component("schedule", {"type": "cosine", "start": 1.0, "end": 0.1})
 
 
@@ -67,11 +74,15 @@ class GumbelSoftmaxRouter(Router):
         self.temperature = temperature
         self.net = mlp(2 * dim, config.hidden_dim, num_clusters, num_layers=config.num_layers,
                        dropout=config.dropout, activation=config.activation, zero_last=config.centroid_prior)
+        # one learned scalar: logits × exp(gain · p), starting at 1 (the gain lets Adam move it at a useful rate)
+        self.sharpness = nn.Parameter(torch.zeros(())) if config.learn_sharpness else None
 
     def forward(self, question: torch.Tensor, steering: torch.Tensor, state: StepState):
         logits = self.net(torch.cat([question, steering], dim=-1)).float()  # [B, C]
         if self.config.centroid_prior:
             logits = logits + line_prior(question, steering, state.centroids) / self.config.prior_temperature
+        if self.sharpness is not None:
+            logits = logits * torch.exp(self.config.sharpness_gain * self.sharpness)
         if self.training:
             tau = float(self.temperature(state.step, state.total_steps))
             weights = F.gumbel_softmax(logits.float(), tau=max(tau, 1e-4), hard=self.config.hard, dim=-1)
