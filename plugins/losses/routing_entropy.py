@@ -2,9 +2,9 @@
 
 The per-sample routing entropy is pulled toward ``H*(t) = entropy_target(t) · log C``, where
 ``entropy_target`` is the loss's own schedule (``[loss.entropy_target]``, default cosine 0.8 → 0.1
-of the maximum): high
-entropy early keeps every subspace in play, low entropy late makes routing decisive. A second
-term keeps the batch's mean routing spread over clusters (against router collapse).
+of the maximum): high entropy early keeps every subspace in play, low entropy late makes routing
+decisive. A second term keeps the batch's mean routing spread over clusters (against router
+collapse).
 """
 
 from __future__ import annotations
@@ -32,7 +32,12 @@ class RoutingEntropyConfig:
 
 
 class RoutingEntropyLoss(torch.nn.Module):
-    """``(mean H(w_i) − H*)² / log²C + balance · (1 − H(mean w) / log C)``; non-negative.
+    """``|mean H(w_i) − H*| / log C + balance · (1 − H(mean w) / log C)``; non-negative.
+
+    The absolute error keeps pulling at a constant rate until the target is reached (a squared error
+    fades near it and lost to ``routing_ce``, which wants routing sharp wherever it is right). A
+    router can follow the target only if it can change its sharpness: with ``gumbel_softmax`` set
+    ``learn_sharpness = true``.
 
     Args:
         entropy_target: the built ``entropy_target`` schedule, ``(step, total_steps) -> fraction of log C``.
@@ -51,6 +56,6 @@ class RoutingEntropyLoss(torch.nn.Module):
         target = float(self.entropy_target(inputs.state.step, inputs.state.total_steps)) * log_c
         sample_h = entropy(probs).mean()
         batch_h = entropy(probs.mean(dim=0))
-        loss = (sample_h - target) ** 2 / log_c**2 + self.config.balance_weight * (1 - batch_h / log_c)
+        loss = (sample_h - target).abs() / log_c + self.config.balance_weight * (1 - batch_h / log_c)
         return {"loss": loss, "sample_entropy": sample_h.detach(), "batch_entropy": batch_h.detach(),
                 "target": probs.new_tensor(target)}

@@ -13,7 +13,7 @@ from jasper_plugins.encoders.residual_mlp import ResidualMLPEncoder, ResidualMLP
 from jasper_plugins.losses.disentanglement import DisentanglementLoss
 from jasper_plugins.losses.residual_penalty import ResidualPenaltyConfig, ResidualPenaltyLoss
 from jasper_plugins.losses.routing_ce import RoutingCEConfig, RoutingCELoss
-from jasper_plugins.losses.routing_entropy import RoutingEntropyConfig, RoutingEntropyLoss
+from jasper_plugins.losses.routing_entropy import RoutingEntropyConfig, RoutingEntropyLoss, entropy
 from jasper_plugins.models.decomposed import DecomposedPredictor, DecomposedPredictorConfig
 from jasper_plugins.routers.gumbel_softmax import GumbelSoftmaxRouter, GumbelSoftmaxRouterConfig, line_prior
 
@@ -135,6 +135,42 @@ def test_routing_entropy__follows_the_target():
     balanced = RoutingEntropyLoss(RoutingEntropyConfig(balance_weight=1.0), entropy_target=lambda step, total: 0.0)
     collapsed = routing_inputs(torch.tensor([[30.0, 0, 0]] * 4), torch.zeros(4, dtype=torch.long))
     assert float(balanced(collapsed)["loss"]) > 0.9  # everyone routed to one cluster
+
+
+def trained_router_entropy(learn_sharpness, target, steps=150):
+    """Routing entropy (fraction of log C) of a router trained by routing_entropy + 0.5 · routing_ce on
+    questions it routes about 65% right."""
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+    c, d, b = 6, 16, 64
+    centroids = torch.nn.functional.normalize(torch.randn(c, d, generator=g), dim=-1)
+    cluster = torch.arange(b) % c
+    q = torch.nn.functional.normalize(centroids[cluster] + 0.8 * torch.randn(b, d, generator=g), dim=-1)
+    router = GumbelSoftmaxRouter(GumbelSoftmaxRouterConfig(hidden_dim=16, learn_sharpness=learn_sharpness), dim=d,
+                                 num_clusters=c, temperature=lambda step, total: 1.0)
+    entropy_loss = RoutingEntropyLoss(RoutingEntropyConfig(balance_weight=0.0), entropy_target=lambda step, total: target)
+    ce = RoutingCELoss(RoutingCEConfig())
+    opt = torch.optim.Adam(router.parameters(), lr=1e-3)
+    state = StepState(step=0, total_steps=1, centroids=centroids)
+    base = random_loss_inputs(batch=b, dim=d, clusters=c)
+    for _ in range(steps):
+        weights, logits = router(q, torch.zeros_like(q), state)
+        inputs = attrs.evolve(base, cluster=cluster, explanation={"routing_logits": logits, "routing_weights": weights})
+        loss = entropy_loss(inputs)["loss"] + 0.5 * ce(inputs)["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        logits = router.eval()(q, torch.zeros_like(q), state)[1]
+    return float(entropy(logits.softmax(-1)).mean()) / math.log(c)
+
+
+def test_routing_entropy__reaches_its_target_with_a_learned_sharpness():
+    # tolerance: 0.03 of log C, for a target the router's accuracy can support against routing_ce
+    assert trained_router_entropy(True, 0.3) == pytest.approx(0.3, abs=0.03)
+    assert trained_router_entropy(True, 0.6) == pytest.approx(0.6, abs=0.03)
+    # a fixed prior temperature holds the router near where the prior puts it
+    assert abs(trained_router_entropy(False, 0.6) - 0.6) > 0.1
 
 
 def test_residual_penalty__hinge_above_margin():
