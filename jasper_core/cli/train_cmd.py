@@ -12,6 +12,7 @@ from pathlib import Path
 
 from jasper_core import distributed
 from jasper_core.cli.common import add_recipe_arguments, recipe_overrides
+from jasper_core.errors import JasperError
 from jasper_core.recipe import load_recipe
 from jasper_core.training.assemble import resolve_device
 from jasper_core.training.trainer import Trainer
@@ -25,10 +26,15 @@ def default_run_dir(recipe_arg: str) -> Path:
 def run(args: argparse.Namespace, plugins) -> int:
     recipe = load_recipe(args.recipe, plugins.registries, recipe_overrides(args))
     world = distributed.join(resolve_device(recipe.train.device))  # under torchrun: every rank, one job
-    run_dir = Path(args.run_dir) if args.run_dir else distributed.from_main(lambda: default_run_dir(args.recipe), world)
-    trainer = Trainer(recipe, plugins, run_dir=run_dir, recipe_name=args.recipe, resume=args.resume)
-    trainer.fit()
-    distributed.leave()  # on an error this rank exits at once with it, and torchrun stops the other ranks
+    try:
+        run_dir = Path(args.run_dir) if args.run_dir else distributed.from_main(lambda: default_run_dir(args.recipe), world)
+        trainer = Trainer(recipe, plugins, run_dir=run_dir, recipe_name=args.recipe, resume=args.resume)
+        trainer.fit()
+    except JasperError as exc:
+        if world.distributed:  # say which rank failed; this rank exits with it and torchrun stops the others
+            exc.args = (f"rank {world.rank}: {exc}", *exc.args[1:])
+        raise
+    distributed.leave()
     return 0
 
 

@@ -7,6 +7,7 @@ weights everywhere, and the EMA target stays identical on every rank without bei
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import torch
@@ -64,7 +65,8 @@ def wrap(setup: Any, world: World) -> DataParallelPredictor | None:
     ddp = DistributedDataParallel(
         _Outputs(setup.model),
         device_ids=[device.index] if device.type == "cuda" else None,
-        find_unused_parameters=True,  # a routing model's router may sit out a step (aux warm-up)
+        # a model whose parameters sit out some steps needs JASPER_DDP_FIND_UNUSED=1 (DDP names them when it fails)
+        find_unused_parameters=os.environ.get("JASPER_DDP_FIND_UNUSED", "0") == "1",
     )
     for param in setup.composer.parameters():
         if param.requires_grad:
