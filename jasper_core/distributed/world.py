@@ -28,11 +28,14 @@ class World:
         rank: 0 … ``size`` − 1 over all hosts; rank 0 logs and writes the run directory.
         local_rank: the rank on this host (picks the GPU).
         size: number of processes (devices) in the job.
+        joined: a process group is initialised: training goes through DDP and the collectives
+            (also with one rank; ``torchrun --nproc_per_node=1`` starts none: ``WORLD_SIZE`` is 1).
     """
 
     rank: int = 0
     local_rank: int = 0
     size: int = 1
+    joined: bool = False
 
     @property
     def is_main(self) -> bool:
@@ -41,14 +44,16 @@ class World:
 
     @property
     def distributed(self) -> bool:
-        return self.size > 1
+        """True when this process talks to a process group (see ``joined``)."""
+        return self.joined
 
 
 def current() -> World:
     """The world of the initialised process group, or a one-process world."""
     if not (dist.is_available() and dist.is_initialized()):
         return World()
-    return World(rank=dist.get_rank(), local_rank=int(os.environ.get("LOCAL_RANK", 0)), size=dist.get_world_size())
+    return World(rank=dist.get_rank(), local_rank=int(os.environ.get("LOCAL_RANK", 0)), size=dist.get_world_size(),
+                 joined=True)
 
 
 def _env_int(name: str, default: int) -> int:
@@ -88,7 +93,7 @@ def join(device: torch.device) -> World:
     size = _env_int("WORLD_SIZE", 1)
     if size <= 1 or dist.is_initialized():
         return current()
-    world = World(rank=_env_int("RANK", 0), local_rank=_env_int("LOCAL_RANK", 0), size=size)
+    world = World(rank=_env_int("RANK", 0), local_rank=_env_int("LOCAL_RANK", 0), size=size, joined=True)
     if device.type == "cuda":
         torch.cuda.set_device(device_for(device, world))
     backend = "nccl" if device.type == "cuda" else "gloo"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -204,6 +205,26 @@ def test_ddp__a_two_process_checkpoint_resumes_in_one_process(ddp_run, plugins, 
     assert [e["step"] for e in events if e["event"] == "epoch"] == [2 * spe]
     last = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
     assert last["epoch"] == 2 and last["world_size"] == 1
+
+
+def test_ddp__a_two_process_run_resumed_in_two_processes_ends_with_the_same_weights(ddp_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(ddp_run.run, run)
+    (run / "checkpoints" / "epoch-1.pt").replace(run / "checkpoints" / "last.pt")  # as if stopped after epoch 1
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "JASPER_DIST_TIMEOUT_S": "60"}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m",
+                           "jasper", "train", str(ddp_run.recipe), "--run-dir", str(run), "--resume", "auto"],
+                          capture_output=True, text=True, timeout=240, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    resumed, straight = (load_checkpoint(r / "checkpoints" / "last.pt") for r in (run, ddp_run.run))
+    assert resumed["step"] == straight["step"]
+    for part in ("model", "target", "optimizer"):
+        for key, value in straight[part].items() if part != "optimizer" else straight[part]["state"].items():
+            other = resumed[part][key] if part != "optimizer" else resumed[part]["state"][key]
+            if isinstance(value, dict):
+                assert all(torch.equal(value[k], other[k]) for k in value), (part, key)
+            else:
+                assert torch.equal(value, other), (part, key)
 
 
 def _train_pairs(ddp_run, plugins) -> int:
