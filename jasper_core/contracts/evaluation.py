@@ -60,8 +60,11 @@ class EvalResults:
         baselines: ``{name: {metric: value}}``, e.g. ``question_cosine``, ``cluster_filtered``.
         differences: ``{variant: {baseline: {metric: {"diff", "low", "high"}}}}``: the model's paired
             difference to each baseline with its 95% confidence interval (bootstrap over queries).
-        routed: ``{variant: {"top1": {metric: value}, ..., "soft": ...}}`` search restricted to the
-            top-m routed clusters, and full search with scores re-weighted by the routing (``soft``).
+        routed: ``{variant: {"true_cluster": {metric: value}, "top1": ..., "soft": ...}}``: the
+            prediction searched in its true cluster only (``true_cluster``, an oracle router, to set
+            against the ``cluster_filtered`` baseline; every model), and for routing models search
+            restricted to the top-m routed clusters and full search with scores re-weighted by the
+            routing (``soft``).
         routing: ``{variant: {figure: value}}`` routing accuracy, entropy, load, atypicality.
         per_cluster: ``{row: {cluster: {metric: value}}}`` with rows like ``"model/zero"``.
         search_timing: ``{name: milliseconds per 1,000 queries}``.

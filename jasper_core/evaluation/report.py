@@ -8,6 +8,7 @@ from jasper_core.contracts import EvalResults
 from jasper_core.contracts.steering import STEERING_VARIANTS, label
 
 COLUMNS = ("recall@1", "recall@5", "recall@10", "mrr", "mrr@10", "ndcg@10")
+ROUTED_LABELS = {"true_cluster": "in its true cluster (oracle)", "soft": "soft-routed"}
 HEADERS = {"recall@1": "R@1", "recall@5": "R@5", "recall@10": "R@10", "mrr": "MRR", "mrr@10": "MRR@10", "ndcg@10": "nDCG@10"}
 
 
@@ -25,7 +26,8 @@ def eval_table(results: EvalResults, title: str | None = None) -> Table:
         table.add_column(HEADERS.get(c, c), justify="right")
     rows = [(f"model, {_variant_label(v)} steering", m, None) for v, m in results.model.items()]
     for v, by_m in results.routed.items():
-        rows += [(f"  routed {m}, {_variant_label(v)} steering", metrics, "italic") for m, metrics in by_m.items()]
+        rows += [(f"  {ROUTED_LABELS.get(m, 'routed ' + m)}, {_variant_label(v)} steering", metrics, "italic")
+                 for m, metrics in by_m.items()]
     rows += [(f"baseline {b}", m, "dim") for b, m in results.baselines.items()]
     for name, metrics, style in rows:
         table.add_row(name, *[f"{metrics.get(c, float('nan')):.3f}" for c in cols], style=style)

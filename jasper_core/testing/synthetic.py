@@ -3,7 +3,9 @@
 Clusters are random unit directions; sources sit near their cluster's centroid, and each
 question is its source plus noise, so question→source cosine retrieval is good but imperfect
 and the true cluster is recoverable. ``atypical_fraction`` of the pairs are placed off their
-centroid (their ``pair_relevance`` is 0.5 to mark them).
+centroid (their ``pair_relevance`` is 0.5 to mark them). ``question_shift`` moves every question of
+a cluster by that cluster's own random direction (questions worded unlike their sources), so
+nearest-centroid routing of a question is often wrong and a router must learn the topics.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ def _unit(x: torch.Tensor) -> torch.Tensor:
 
 def synthetic_tensors(*, num_clusters: int = 4, per_cluster: int = 30, dim: int = 16, negatives: int = 6,
                       question_noise: float = 0.6, cluster_spread: float = 0.5, atypical_fraction: float = 0.0,
-                      seed: int = 0) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+                      question_shift: float = 0.0, seed: int = 0) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Return ``(tensors, meta)`` in the JASPER layout (float32, one pair per question/source)."""
     g = torch.Generator().manual_seed(seed)
     n = num_clusters * per_cluster
@@ -32,6 +34,9 @@ def synthetic_tensors(*, num_clusters: int = 4, per_cluster: int = 30, dim: int 
     spread[atypical] = 2.5 * cluster_spread
     sources = _unit(centroids[cluster] + spread * _unit(torch.randn(n, dim, generator=g)))
     questions = _unit(sources + question_noise * _unit(torch.randn(n, dim, generator=g)))
+    if question_shift > 0:  # drawn after everything else, so a zero shift leaves the data as before
+        shift = _unit(torch.randn(num_clusters, dim, generator=torch.Generator().manual_seed(seed + 1)))
+        questions = _unit(questions + question_shift * shift[cluster])
     keywords = _unit(sources.repeat(2, 1) + 0.3 * torch.randn(2 * n, dim, generator=g))
     kw_ids = torch.stack([torch.arange(n), torch.arange(n) + n], dim=1)
     hard_k, other_k = negatives // 2, negatives - negatives // 2

@@ -42,7 +42,9 @@ class LossComposer(nn.Module):
             parts[name] = value
             for key, extra in out.items():
                 if key != "loss":
-                    parts[f"{name}/{key}"] = extra.detach() if torch.is_tensor(extra) else torch.tensor(float(extra))
+                    # logged figures live beside the total (one device-side read per interval)
+                    parts[f"{name}/{key}"] = torch.as_tensor(extra.detach() if torch.is_tensor(extra) else float(extra),
+                                                             device=total.device)
             weight = self.weights[name] if (aux_active or i == 0) else 0.0
             if weight == 0.0:
                 continue

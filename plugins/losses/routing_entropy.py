@@ -53,4 +53,4 @@ class RoutingEntropyLoss(torch.nn.Module):
         batch_h = entropy(probs.mean(dim=0))
         loss = (sample_h - target) ** 2 / log_c**2 + self.config.balance_weight * (1 - batch_h / log_c)
         return {"loss": loss, "sample_entropy": sample_h.detach(), "batch_entropy": batch_h.detach(),
-                "target": torch.tensor(target)}
+                "target": probs.new_tensor(target)}

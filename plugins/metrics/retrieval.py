@@ -77,15 +77,19 @@ class RetrievalMetric:
             ranks = true_ranks(preds, corpus_target, true_src, batch_size=ctx.batch_size)
             model[variant] = report(f"model/{variant}", ranks)
             diffs[variant] = differences(ranks, baseline_ranks, COMPARED, samples=self.config.bootstrap_samples)
+            # the prediction searched in its true cluster only (an oracle router): set against the
+            # cluster_filtered baseline, it says whether the model ranks better than cosine inside a topic
+            routed[variant] = {"true_cluster": summarize(true_ranks(preds, corpus_target, true_src, allowed=same_cluster,
+                                                                    batch_size=ctx.batch_size), ctx.ks)}
             if ROUTING_WEIGHTS in extra:
                 weights = extra[ROUTING_WEIGHTS]
                 routing[variant] = routing_figures(weights, clusters, extra.get(ATYPICALITY), ds.cluster_names)
-                routed[variant] = {
+                routed[variant].update({
                     f"top{m}": summarize(routed_ranks(preds, corpus_target, true_src, ds.source_cluster,
                                                       weights.topk(min(m, weights.shape[1]), dim=1).indices,
                                                       batch_size=ctx.batch_size), ctx.ks)
                     for m in ctx.routed_top_m
-                }
+                })
                 if self.config.soft_routing_strength > 0:
                     bias = soft_routing_bias(weights, ds.source_cluster, self.config.soft_routing_strength)
                     routed[variant]["soft"] = summarize(true_ranks(preds, corpus_target, true_src, bias=bias,

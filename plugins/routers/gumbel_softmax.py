@@ -5,10 +5,14 @@ the weights are a Gumbel-Softmax sample at the router's own ``temperature`` sche
 hard one-hot with a straight-through gradient); in eval mode a softmax (or a one-hot argmax with
 ``hard_inference``).
 
-With ``centroid_prior`` the logits are ``MLP(q, s) + cos(q + s, centroids) / prior_temperature``
-with the step's target-space centroids (``state.centroids``): routing starts as nearest-centroid
-routing of the steered question (a centroid hint points it at the hinted cluster) and the MLP
-learns the corrections.
+With ``centroid_prior`` the logits are ``MLP(q, s) + prior`` where the prior scores each centroid
+``a`` (the step's target-space centroids, ``state.centroids``, unit-normalised) by how close it lies
+to the *steering line* ``{q̂ + t·ŝ : t ∈ ℝ}`` through the unit question along the steering
+direction: ``prior = −dist²(a, line) / (2 · prior_temperature)``. Every hint that names a topic
+puts it on that line whatever its sign or length — ``centroid`` steering (``c − q``, ahead of the
+question) and ``residual`` steering (``q − c``, behind it) alike — so one router reads both; with no
+steering the line is the question itself and the prior is nearest-centroid routing,
+``(cos(q, a) − 1) / prior_temperature``. The MLP starts at zero and learns the corrections.
 """
 
 from __future__ import annotations
@@ -38,6 +42,17 @@ class GumbelSoftmaxRouterConfig:
     temperature: Component = component("schedule", {"type": "cosine", "start": 1.0, "end": 0.1})
 
 
+def line_prior(question: torch.Tensor, steering: torch.Tensor, centroids: torch.Tensor) -> torch.Tensor:
+    """``−dist² / 2`` of each unit centroid ``[C, D]`` to the line through the unit question ``[B, D]``
+    along the steering ``[B, D]`` (zero steering: to the question itself) → ``[B, C]``, in [−2, 0]."""
+    q = l2_normalize(question.float())
+    u = l2_normalize(steering.float())  # zero rows stay zero
+    a = l2_normalize(centroids.float())
+    cos = q @ a.T  # [B, C]
+    along = u @ a.T - (q * u).sum(-1, keepdim=True)  # [B, C]: (a − q)·u
+    return (cos - 1.0) + 0.5 * along.square()
+
+
 class GumbelSoftmaxRouter(Router):
     """Routes a (question, steering) pair to one of C subspaces (clusters).
 
@@ -56,8 +71,7 @@ class GumbelSoftmaxRouter(Router):
     def forward(self, question: torch.Tensor, steering: torch.Tensor, state: StepState):
         logits = self.net(torch.cat([question, steering], dim=-1)).float()  # [B, C]
         if self.config.centroid_prior:
-            cos = l2_normalize((question + steering).float()) @ l2_normalize(state.centroids.float()).T
-            logits = logits + cos / self.config.prior_temperature
+            logits = logits + line_prior(question, steering, state.centroids) / self.config.prior_temperature
         if self.training:
             tau = float(self.temperature(state.step, state.total_steps))
             weights = F.gumbel_softmax(logits.float(), tau=max(tau, 1e-4), hard=self.config.hard, dim=-1)

@@ -15,7 +15,7 @@ from jasper_plugins.losses.residual_penalty import ResidualPenaltyConfig, Residu
 from jasper_plugins.losses.routing_ce import RoutingCEConfig, RoutingCELoss
 from jasper_plugins.losses.routing_entropy import RoutingEntropyConfig, RoutingEntropyLoss
 from jasper_plugins.models.decomposed import DecomposedPredictor, DecomposedPredictorConfig
-from jasper_plugins.routers.gumbel_softmax import GumbelSoftmaxRouter, GumbelSoftmaxRouterConfig
+from jasper_plugins.routers.gumbel_softmax import GumbelSoftmaxRouter, GumbelSoftmaxRouterConfig, line_prior
 
 
 def test_router__gumbel_in_training_softmax_or_argmax_at_inference():
@@ -35,6 +35,21 @@ def decomposed(**kw):
                                  temperature=lambda step, total: 1.0)
     return DecomposedPredictor(DecomposedPredictorConfig(hidden_dim=8, **kw), dim=6, num_clusters=3,
                                centroids=torch.randn(3, 6), encoder=enc, router=router)
+
+
+def test_line_prior__centroid_and_residual_hints_name_the_same_cluster():
+    g = torch.Generator().manual_seed(0)
+    centroids = torch.nn.functional.normalize(torch.randn(6, 16, generator=g), dim=-1)  # [C, D]
+    clusters = torch.arange(6).repeat(4)  # [B]
+    question = torch.nn.functional.normalize(centroids[clusters] + 0.9 * torch.randn(24, 16, generator=g), dim=-1)
+    centroid_hint = torch.nn.functional.normalize(centroids[clusters] - question, dim=-1)
+    residual_hint = question - centroids[clusters]
+    for hint in (centroid_hint, residual_hint):
+        assert torch.equal(line_prior(question, hint, centroids).argmax(-1), clusters)
+    # no hint: nearest centroid by cosine, the prior is cos − 1
+    none = line_prior(question, torch.zeros_like(question), centroids)
+    assert torch.allclose(none, question @ centroids.T - 1, atol=1e-5)
+    assert not torch.equal(none.argmax(-1), clusters)  # the question alone is ambiguous here
 
 
 def test_decomposed__explanation_and_untrained_identity():

@@ -37,6 +37,9 @@ def test_trainer__writes_eval_checkpoints_history(tiny_run):
     events = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
     evals = [e for e in events if e["event"] == "eval"]
     assert [e["epoch"] for e in evals] == [0, 1, 2, 3]  # before training, then every epoch
+    # the untrained model predicts the question: inside the true cluster it ranks as cluster_filtered does
+    assert evals[0]["routed/zero/true_cluster/mrr"] == pytest.approx(evals[0]["baselines/cluster_filtered/mrr"])
+    assert evals[-1]["routed/zero/true_cluster/mrr"] != pytest.approx(evals[0]["baselines/cluster_filtered/mrr"])
     epoch = next(e for e in events if e["event"] == "epoch")
     for key in ("jepa", "infonce", "centroid", "vicreg", "centroid/accuracy", "lr", "ema_decay", "grad_norm",
                 "pairs_per_s", "steering/zero", "health/effective_rank", "health/mean_cosine"):
