@@ -32,7 +32,7 @@ def gather_shards(local: torch.Tensor, n: int, world: World | None = None) -> to
         ``[n, ...]`` on every rank.
     """
     world = world or current()
-    if not world.distributed:
+    if not world.distributed or n == 0:
         return local
     sizes = shard_sizes(n, world.size)
     longest = max(sizes)
