@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Callable, Literal, Mapping
 
 import attrs
 import torch
 
 from jasper_core.contracts.model import StepState
+from jasper_core.distributed.collectives import gather_rows_with_grad
+
+#: How a loss term behaves when a job trains on several ranks (a loss declares it in its
+#: ``distributed`` attribute). ``"local"``: computed from this rank's batch alone (DDP averages
+#: the ranks' gradients). ``"gather"``: compares against rows of every rank's batch, gathered with
+#: :attr:`LossInputs.gather_rows`, so the loss and its gradients equal the one-process ones on the
+#: global batch.
+Distributed = Literal["local", "gather"]
+LOCAL: Distributed = "local"
+GATHER: Distributed = "gather"
 
 
 @attrs.frozen(kw_only=True)
@@ -22,6 +32,8 @@ class LossInputs:
         cluster: ``[B]`` long true cluster ids.
         state: the step state (position in training, ``state.centroids [C, D]`` target-space).
         explanation: the model's named extra outputs (routing weights, fine residual, ...).
+        gather_rows: ``[B, ...]`` this rank's rows → ``[W·B, ...]`` every rank's, this rank's at
+            ``rank·B``; gradients flow back to every rank's rows. The identity in a one-process job.
     """
 
     prediction: torch.Tensor
@@ -31,6 +43,7 @@ class LossInputs:
     cluster: torch.Tensor
     state: StepState
     explanation: Mapping[str, torch.Tensor] = attrs.field(factory=dict)
+    gather_rows: Callable[[torch.Tensor], torch.Tensor] = gather_rows_with_grad
 
     @property
     def centroids(self) -> torch.Tensor:
@@ -46,3 +59,15 @@ def require_explanation(inputs: LossInputs, key: str, loss_name: str) -> torch.T
             'use a routing model (model.type = "decomposed") or remove this loss'
         )
     return inputs.explanation[key]
+
+
+def distributed_behaviour(loss: object) -> Distributed:
+    """What ``loss`` declares in its ``distributed`` attribute (``"local"`` when it declares nothing).
+
+    Raises:
+        ValueError: the declaration is neither ``"local"`` nor ``"gather"``.
+    """
+    value = getattr(loss, "distributed", LOCAL)
+    if value not in (LOCAL, GATHER):
+        raise ValueError(f'{type(loss).__name__}.distributed must be "local" or "gather", got {value!r}')
+    return value

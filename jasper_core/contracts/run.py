@@ -21,6 +21,10 @@ class RunInfo:
         resumed: whether the run continued from a checkpoint.
         logger_state: per-logger data stored in checkpoints (e.g. a wandb run id).
         dataset: a short description of the dataset (path, sizes).
+        world_size / rank: processes in the job (``torchrun``) and this one's rank; only rank 0
+            runs the loggers, so a logger sees ``rank == 0``.
+        batch_size: pairs per device per step; ``global_batch_size`` = ``batch_size × world_size``.
+        gathered_losses: the loss terms that gather rows from every rank (see ``LossInputs.gather_rows``).
     """
 
     run_dir: Path
@@ -33,3 +37,12 @@ class RunInfo:
     resumed: bool = False
     logger_state: dict[str, Any] = attrs.field(factory=dict)
     dataset: dict[str, Any] = attrs.field(factory=dict)
+    world_size: int = 1
+    rank: int = 0
+    batch_size: int = 0
+    gathered_losses: tuple[str, ...] = ()
+
+    @property
+    def global_batch_size(self) -> int:
+        """Pairs per optimiser step over all ranks."""
+        return self.batch_size * self.world_size

@@ -46,6 +46,7 @@ class Setup:
     ema_decay: Callable[[int, int], float]
     curriculum: Callable[[int, int], Sequence[float]]
     autocast_dtype: torch.dtype | None
+    ddp: nn.Module | None = None  # the model wrapped for a multi-process job (jasper_core.distributed.ddp)
 
     def step_state(self, step: int, total_steps: int) -> StepState:
         """The model's per-step input: position in training and target-space centroids ``[C, D]``."""

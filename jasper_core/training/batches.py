@@ -1,4 +1,10 @@
-"""The vectorised epoch batcher shared by every dataset plugin: no per-sample Python."""
+"""The vectorised epoch batcher shared by every dataset plugin: no per-sample Python.
+
+In a job of ``W`` ranks every rank draws the same epoch order from the shared seed and takes its
+slice of each global batch of ``W × batch_size`` pairs (:func:`jasper_core.distributed.batch_rows`):
+the ranks' batches of an epoch together are the one-process epoch's batches at batch size
+``W × batch_size``.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +14,20 @@ import torch
 from torch.profiler import record_function
 
 from jasper_core.contracts import STEERING_VARIANTS, Batch, Dataset, variant_code
+from jasper_core.distributed.sharding import batch_rows
 
 
-def num_batches(n: int, batch_size: int, drop_last: bool) -> int:
-    """Batches in one pass over ``n`` pairs; with ``drop_last`` the incomplete last batch is dropped,
-    unless it is the only one."""
-    if n == 0:
-        return 0
-    return n // batch_size if drop_last and n >= batch_size else -(-n // batch_size)
+def num_batches(n: int, batch_size: int, drop_last: bool, world_size: int = 1) -> int:
+    """Steps in one pass over ``n`` pairs with ``batch_size`` pairs per rank and ``world_size`` ranks.
+
+    With ``drop_last`` the incomplete last global batch is dropped, unless it is the only one; a last
+    batch with fewer pairs than ranks is always dropped (a rank would get none).
+    """
+    size = batch_size * world_size
+    full, rest = divmod(n, size)
+    if drop_last and full:
+        return full
+    return full + (1 if rest >= world_size else 0)
 
 
 def epoch_batches(
@@ -29,6 +41,8 @@ def epoch_batches(
     drop_last: bool = True,
     shuffle: bool = True,
     balance_by: torch.Tensor | None = None,
+    world_size: int = 1,
+    rank: int = 0,
 ) -> Iterator[Batch]:
     """Yield the batches of one pass over ``pairs``.
 
@@ -41,6 +55,8 @@ def epoch_batches(
         generator: a CPU generator; its state is the epoch's randomness (saved in checkpoints).
         balance_by: ``[P_split]`` long group ids (e.g. clusters): draw the epoch's pairs with
             replacement so every group is equally likely (class-balanced batches).
+        world_size / rank: this rank's share of each global batch of ``world_size × batch_size``
+            pairs (the order and the steering variants are drawn identically on every rank).
     """
     n = int(pairs.shape[0])
     if n == 0:
@@ -61,9 +77,9 @@ def epoch_batches(
         codes = torch.multinomial(probs, n, replacement=True, generator=generator)
     order = order.to(pairs.device)
     codes = codes.to(pairs.device)
-    for i in range(num_batches(n, batch_size, drop_last)):
-        start = i * batch_size
-        sel = order[start : start + batch_size]
+    size = batch_size * world_size
+    for i in range(num_batches(n, batch_size, drop_last, world_size)):
+        start, stop = batch_rows(i * size, min((i + 1) * size, n), world_size, rank)
         with record_function("jasper.data"):
-            batch = dataset.gather(pairs[sel], codes[start : start + batch_size])
+            batch = dataset.gather(pairs[order[start:stop]], codes[start:stop])
         yield batch

@@ -9,6 +9,7 @@ import torch
 from torch.profiler import record_function
 
 from jasper_core.contracts import Batch, LossInputs, Prediction, StepState
+from jasper_core.distributed import all_ranks_true
 from jasper_core.errors import NonFiniteLossError
 from jasper_core.training.assemble import Setup
 
@@ -47,7 +48,7 @@ def compute_losses(setup: Setup, batch: Batch, *, step: int, total_steps: int, a
     """Forward pass and losses. Returns ``(total, components, prediction)``."""
     state = setup.step_state(step, total_steps)
     with autocast(setup):
-        prediction = setup.model(batch.question, batch.steering, state)
+        prediction = (setup.model if setup.ddp is None else setup.ddp)(batch.question, batch.steering, state)
     inputs = loss_inputs(setup, batch, prediction, state)
     total, parts = setup.composer(inputs, aux_active=aux_active)
     return total, parts, prediction
@@ -56,7 +57,7 @@ def compute_losses(setup: Setup, batch: Batch, *, step: int, total_steps: int, a
 def first_nonfinite(parts: dict[str, torch.Tensor], total: torch.Tensor) -> str | None:
     """The first loss component (or ``"total"``) that is not finite, or None — one host read for all."""
     names = [*parts, "total"]
-    finite = torch.stack([torch.isfinite(v).all() for v in (*parts.values(), total)]).cpu()
+    finite = all_ranks_true(torch.stack([torch.isfinite(v).all() for v in (*parts.values(), total)])).cpu()
     bad = (~finite).nonzero()
     return names[int(bad[0])] if len(bad) else None
 

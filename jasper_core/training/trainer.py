@@ -1,7 +1,14 @@
-"""The training run: epochs of vectorised batches, evaluation, best-checkpoint tracking, logger hooks, resume."""
+"""The training run: epochs of vectorised batches, evaluation, best-checkpoint tracking, logger hooks, resume.
+
+Under ``torchrun`` every rank runs this loop on its share of each batch (see ``batches.py``) with
+the model wrapped in DDP; rank 0 alone takes the run-directory lock, runs the loggers and writes
+the recipe, checkpoints and ``eval.json``. Decisions that must agree (resume or not, which
+checkpoint) are taken on rank 0 and given to the others (docs/distributed.md).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
@@ -11,12 +18,15 @@ from typing import Any
 
 import torch
 
+from jasper_core import distributed
 from jasper_core.contracts import STEERING_VARIANTS, EvalResults, RunInfo
+from jasper_core.contracts.loss import GATHER, distributed_behaviour
+from jasper_core.distributed import ddp
 from jasper_core.errors import CheckpointError, JasperError, NonFiniteLossError
 from jasper_core.evaluation.evaluate import run_evaluation
 from jasper_core.hookspecs import lifecycle
 from jasper_core.recipe import Recipe, recipe_to_dict, recipe_to_toml
-from jasper_core.training.assemble import Setup, assemble
+from jasper_core.training.assemble import Setup, assemble, resolve_device
 from jasper_core.training.batches import epoch_batches, num_batches
 from jasper_core.training.checkpoint import load_checkpoint
 from jasper_core.training.health import prediction_health
@@ -60,6 +70,9 @@ class Trainer:
         run_dir: where checkpoints, history, plots and ``eval.json`` go.
         resume: None (fresh run; the directory must not hold a run), ``"auto"`` (continue from
             ``checkpoints/last.pt`` when present) or a checkpoint path.
+
+    Under ``torchrun`` (``WORLD_SIZE`` > 1) constructing the trainer joins the job's process group;
+    every rank must construct it and call :meth:`fit`.
     """
 
     def __init__(self, recipe: Recipe, plugins: Any, *, run_dir: str | Path, recipe_name: str = "recipe",
@@ -68,7 +81,8 @@ class Trainer:
         self.plugins = plugins
         self.run_dir = RunDir(run_dir)
         self.recipe_name = recipe_name
-        self.resume_from = self._resume_path(resume)
+        self.world = distributed.join(resolve_device(recipe.train.device))
+        self.resume_from = distributed.from_main(lambda: self._resume_path(resume), self.world)
         self.loggers: list[Any] = []
         self.best: dict[str, Any] = {}
         self.skipped = 0
@@ -92,6 +106,8 @@ class Trainer:
         return RunDir.find_checkpoint(resume, "last")
 
     def _register_loggers(self) -> None:
+        if not self.world.is_main:
+            return  # one console, one W&B run, one history: rank 0's
         for comp in self.recipe.logger:
             logger = comp.build(self.plugins.registries, run_dir=self.run_dir.path)
             isolate(logger, f'logger "{comp.type}" ({comp.path}, from {comp.plugin})')
@@ -105,7 +121,7 @@ class Trainer:
         self.loggers = []
 
     def _restore(self, setup: Setup, gen: torch.Generator) -> tuple[int, int, dict]:
-        ckpt = load_checkpoint(self.resume_from, map_location=setup.device)
+        ckpt = distributed.from_main(lambda: load_checkpoint(self.resume_from, map_location="cpu"), self.world)
         if ckpt["recipe"] != recipe_to_toml(self.recipe):
             raise CheckpointError(
                 f"{self.resume_from}: the recipe differs from the one this run was started with; "
@@ -113,14 +129,25 @@ class Trainer:
             )
         book = restore_state(setup, ckpt, gen)
         # the best record stands only with its weights in this run directory's best.pt
-        self.best = book["best"] if self.run_dir.checkpoint("best").exists() else {}
+        has_best = distributed.from_main(self.run_dir.checkpoint("best").exists, self.world)
+        self.best = book["best"] if has_best else {}
         self.skipped = book["skipped_steps"]
-        return book["step"], book["epoch"], book["logger_state"]
+        step = book["step"]
+        if ckpt.get("world_size", 1) != self.world.size:  # another batch per step: continue at the same epoch
+            step = book["epoch"] * self._steps_per_epoch(setup)
+        return step, book["epoch"], book["logger_state"]
+
+    def _steps_per_epoch(self, setup: Setup) -> int:
+        train = self.recipe.train
+        return num_batches(int(setup.dataset.split("train").shape[0]), train.batch_size, train.drop_last, self.world.size)
 
     def _save(self, setup: Setup, step: int, epoch: int, gen: torch.Generator, metrics: dict, run: RunInfo, *,
               is_best: bool) -> None:
+        if not self.world.is_main:
+            return
         state = checkpoint_state(setup, step=step, epoch=epoch, generator=gen, metrics=metrics, best=self.best,
                                  skipped_steps=self.skipped, logger_state=run.logger_state)
+        state["world_size"] = self.world.size
         train = self.recipe.train
         tags = self.run_dir.save(state, epoch=epoch, is_best=is_best, every=train.checkpoint_every, keep=train.keep_checkpoints)
         self.plugins.hook.jasper_checkpoint_saved(run=run, path=str(self.run_dir.checkpoint("last")), tags=tags)
@@ -129,25 +156,31 @@ class Trainer:
     def fit(self) -> EvalResults:
         """Train, evaluate and checkpoint; returns the final evaluation (also in ``eval.json``).
 
-        The run directory is locked for the whole run: a second process gets one clear line.
+        The run directory is locked for the whole run (by rank 0): a second process gets one clear line.
         """
-        with self.run_dir.lock():
+        with self.run_dir.lock() if self.world.is_main else contextlib.nullcontext():
             return self._fit()
 
     def _fit(self) -> EvalResults:
         recipe = self.recipe
-        setup = assemble(recipe, self.plugins.registries)
+        world = self.world
+        setup = assemble(recipe, self.plugins.registries,
+                         device=distributed.device_for(resolve_device(recipe.train.device), world))
         gen = torch.Generator().manual_seed(recipe.train.seed)
         step, start_epoch, logger_state = 0, 0, {}
         if self.resume_from is not None:
             step, start_epoch, logger_state = self._restore(setup, gen)
-        train_pairs = setup.dataset.split("train")
-        spe = num_batches(int(train_pairs.shape[0]), recipe.train.batch_size, recipe.train.drop_last)
+        setup.ddp = ddp.wrap(setup, world)  # after the target space was made from (and restored into) the bare model
+        spe = self._steps_per_epoch(setup)
         total = spe * recipe.train.epochs
-        self.run_dir.write_recipe(recipe_to_toml(recipe))
+        if world.is_main:
+            self.run_dir.write_recipe(recipe_to_toml(recipe))
+        gathered = tuple(name for name in setup.composer.names
+                         if distributed_behaviour(setup.composer.losses[name]) == GATHER)
         run = RunInfo(run_dir=self.run_dir.path, recipe=recipe_to_dict(recipe), recipe_name=self.recipe_name,
                       epochs=recipe.train.epochs, steps_per_epoch=spe, total_steps=total, start_epoch=start_epoch + 1,
-                      resumed=self.resume_from is not None, logger_state=logger_state, dataset=setup.dataset.describe())
+                      resumed=self.resume_from is not None, logger_state=logger_state, dataset=setup.dataset.describe(),
+                      world_size=world.size, rank=world.rank, batch_size=recipe.train.batch_size, gathered_losses=gathered)
         self._register_loggers()
         hook = self.plugins.hook
         status, final = "failed", None
@@ -208,7 +241,8 @@ class Trainer:
         train_pairs = setup.dataset.split("train")
         balance = setup.dataset.pair_cluster[train_pairs] if recipe.train.balanced_batches else None
         for batch in epoch_batches(setup.dataset, train_pairs, recipe.train.batch_size, generator=gen,
-                                   variant_probs=probs, drop_last=recipe.train.drop_last, balance_by=balance):
+                                   variant_probs=probs, drop_last=recipe.train.drop_last, balance_by=balance,
+                                   world_size=self.world.size, rank=self.world.rank):
             result = train_step(setup, batch, step=step, total_steps=total, aux_active=aux_active)
             step += 1
             pairs_seen += len(batch)
@@ -224,15 +258,26 @@ class Trainer:
                 counts[k] = counts.get(k, 0) + 1
             if step % recipe.train.log_every == 0 or step % spe == 0:
                 hook.jasper_step_end(run=run, step=step, metrics={k: float(v) for k, v in result.metrics.items()})
-        metrics = {k: float(sums[k]) / counts[k] for k in sums}  # waits for the device: the epoch is done
+        metrics = self._epoch_means(setup, sums, counts)  # waits for the device: the epoch is done
         mix = (variant_counts / variant_counts.sum().clamp_min(1)).cpu()
         elapsed = max(time.perf_counter() - started, 1e-9)
         metrics.update({f"steering/{name}": float(mix[i]) for i, name in enumerate(STEERING_VARIANTS)})
-        metrics.update({"pairs_per_s": pairs_seen / elapsed, "epoch_seconds": elapsed, "step": float(step),
-                        "skipped_total": float(self.skipped)})
+        metrics.update({"pairs_per_s": pairs_seen * self.world.size / elapsed, "epoch_seconds": elapsed,
+                        "step": float(step), "skipped_total": float(self.skipped)})
+        if self.world.distributed:
+            metrics["pairs_per_s_per_device"] = pairs_seen / elapsed
         metrics.update({f"health/{k}": v for k, v in self._health(setup, step, total).items()})
         hook.jasper_epoch_end(run=run, epoch=epoch, metrics=metrics)
         return step
+
+    def _epoch_means(self, setup: Setup, sums: dict, counts: dict[str, int]) -> dict[str, float]:
+        """The epoch's mean of each step metric, averaged over ranks (every rank has the same keys)."""
+        means = {k: float(sums[k]) / counts[k] for k in sums}
+        if not (self.world.distributed and means):
+            return means
+        keys = sorted(means)
+        values = torch.tensor([means[k] for k in keys], dtype=torch.float64, device=setup.device)
+        return dict(zip(keys, distributed.mean_over_ranks(values).tolist()))
 
     @torch.no_grad()
     def _health(self, setup: Setup, step: int, total: int) -> dict[str, float]:
@@ -251,16 +296,24 @@ class Trainer:
         with torch.no_grad():
             state = setup.step_state(step, total)
         return run_evaluation(setup.model, setup.target_space, setup.dataset, self.recipe, self.plugins.registries,
-                              split, state)
+                              split, state, world=self.world)
 
     def _final_evaluation(self, setup: Setup) -> EvalResults:
         """Evaluate the best checkpoint (by validation) on ``eval.final_split``; write ``eval.json``."""
         best = self.run_dir.checkpoint("best")
-        if best.exists():
-            load_weights(setup, load_checkpoint(best, map_location=setup.device))
+
+        def load_best() -> bool:  # rank 0 reads it; the others get its weights below
+            if best.exists():
+                load_weights(setup, load_checkpoint(best, map_location=setup.device))
+            return best.exists()
+
+        has_best = distributed.from_main(load_best, self.world)
+        distributed.broadcast_module(setup.model, self.world)
+        distributed.broadcast_module(setup.target_space, self.world)
         results = run_evaluation(setup.model, setup.target_space, setup.dataset, self.recipe, self.plugins.registries,
-                                 self.recipe.eval.final_split)
-        results.checkpoint = "best" if best.exists() else "last"
+                                 self.recipe.eval.final_split, world=self.world)
+        results.checkpoint = "best" if has_best else "last"
         results.best = dict(self.best)
-        self.run_dir.write_eval(results)
+        if self.world.is_main:
+            self.run_dir.write_eval(results)
         return results

@@ -34,6 +34,10 @@ class ConsoleLogger:
         what = "resuming" if run.resumed else "training"
         self.console.print(f"[bold]{what}[/] {run.recipe_name} → {run.run_dir}  "
                            f"({run.epochs} epochs × {run.steps_per_epoch} steps; data {run.dataset.get('path', '?')})")
+        if run.world_size > 1:
+            gathered = ", ".join(run.gathered_losses) or "none"
+            self.console.print(f"{run.world_size} processes × batch {run.batch_size} per device = global batch "
+                               f"{run.global_batch_size}; losses gathering from every rank: {gathered}")
 
     @hookimpl
     def jasper_epoch_start(self, run, epoch):

@@ -36,7 +36,8 @@ class JsonlLogger:
     @hookimpl
     def jasper_run_start(self, run):
         self._write({"event": "run_start", "resumed": run.resumed, "start_epoch": run.start_epoch,
-                     "total_steps": run.total_steps})
+                     "total_steps": run.total_steps, "world_size": run.world_size,
+                     "batch_size": run.batch_size, "global_batch_size": run.global_batch_size})
 
     @hookimpl
     def jasper_step_end(self, run, step, metrics):

@@ -2,6 +2,11 @@
 
 van den Oord et al. (2018), "Representation Learning with Contrastive Predictive Coding".
 Similarities are cosines, so the loss is unchanged by positive rescaling of any embedding.
+
+In a multi-process job the in-batch negatives are the positives of every rank's batch (declared
+``distributed = "gather"``), so the loss equals the one-process loss on the global batch. The
+partition function is a log-sum-exp over the positive, the hard negatives and the in-batch block,
+taken block by block: the only ``[B, W·B]`` tensor kept is the in-batch logits themselves.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from jasper_core import LossInputs
+from jasper_core.contracts.loss import GATHER, LOCAL, Distributed
 from jasper_core.validators import each, positive
 from jasper_plugins.nn import l2_normalize
 
@@ -23,6 +29,7 @@ class InfoNCEConfig:
     in_batch: bool = True
     tier_weights: tuple[float, ...] = attrs.field(default=(), validator=each(positive))
     false_negative_threshold: float = attrs.field(default=0.95, validator=positive)
+    gather: bool = True
 
 
 class InfoNCELoss(torch.nn.Module):
@@ -32,11 +39,17 @@ class InfoNCELoss(torch.nn.Module):
     function (adds ``log w`` to its logit); tiers beyond the list get weight 1. A negative of tier
     -1 (not a negative for this split) and a negative whose cosine to the positive exceeds
     ``false_negative_threshold`` (a near-duplicate of the answer: a false negative) are left out.
+    With ``in_batch`` and ``gather`` the in-batch negatives come from every rank of a multi-process job.
     """
 
     def __init__(self, config: InfoNCEConfig) -> None:
         super().__init__()
         self.config = config
+
+    @property
+    def distributed(self) -> Distributed:
+        """``"gather"`` when in-batch negatives are gathered from every rank, else ``"local"``."""
+        return GATHER if self.config.in_batch and self.config.gather else LOCAL
 
     def forward(self, inputs: LossInputs) -> dict[str, torch.Tensor]:
         t = self.config.temperature
@@ -53,15 +66,22 @@ class InfoNCELoss(torch.nn.Module):
             n = min(len(self.config.tier_weights), w.shape[0])
             w[:n] = torch.tensor(self.config.tier_weights[:n], device=pred.device)
             neg_logits = neg_logits + torch.log(w[inputs.negative_tiers.clamp_min(0)])
-        parts = [pos_logit, neg_logits]
-        if self.config.in_batch and pred.shape[0] > 1:
-            batch_logits = pred @ pos.T / t  # [B, B]
-            same = (pos @ pos.T) > min(self.config.false_negative_threshold, 1 - 1e-6)  # near-duplicates of the positive
-            parts.append(batch_logits.masked_fill(same, float("-inf")))
-        logits = torch.cat(parts, dim=1)
-        loss = F.cross_entropy(logits, torch.zeros(pred.shape[0], dtype=torch.long, device=pred.device))
-        accuracy = (logits.argmax(dim=1) == 0).float().mean()
-        return {"loss": loss, "accuracy": accuracy.detach()}
+        pos_logit = pos_logit.squeeze(1)  # [B]
+        parts = [pos_logit, torch.logsumexp(neg_logits, dim=1)]  # log-partition blocks, each [B]
+        rivals = [neg_logits.detach().amax(dim=1)] if neg_logits.shape[1] else []
+        if self.config.in_batch:
+            pool = inputs.gather_rows(pos) if self.distributed == GATHER else pos  # [N, D], N = W·B
+            if pool.shape[0] > 1:
+                batch_logits = (pred @ pool.T).div_(t)  # [B, N]
+                same = (pos @ pool.T) > min(self.config.false_negative_threshold, 1 - 1e-6)  # the positive and its near-duplicates
+                batch_logits.masked_fill_(same, float("-inf"))
+                del same
+                parts.append(torch.logsumexp(batch_logits, dim=1))
+                rivals.append(batch_logits.amax(dim=1).detach())
+        log_partition = torch.logsumexp(torch.stack(parts, dim=1), dim=1)  # [B]
+        loss = (log_partition - pos_logit).mean()
+        correct = pos_logit.detach() >= torch.stack(rivals, dim=1).amax(dim=1) if rivals else torch.ones_like(pos_logit)
+        return {"loss": loss, "accuracy": correct.float().mean()}
 
 
 def uniform_infonce_value(num_negatives: int) -> float:

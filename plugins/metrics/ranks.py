@@ -7,6 +7,7 @@ from typing import Callable
 
 import torch
 
+from jasper_core.distributed import current, gather_shards, shard_bounds
 from jasper_plugins.nn import l2_normalize
 
 NDCG_K = 10
@@ -28,14 +29,19 @@ def true_ranks(queries: torch.Tensor, corpus: torch.Tensor, true_index: torch.Te
             always a candidate).
         bias: optional ``slice -> [b, S]`` added to the cosine scores (e.g. routing log-probabilities).
 
+    In a multi-process evaluation each rank ranks its shard of the queries and every rank gets all
+    ``N`` ranks back (``jasper_core.distributed``; docs/distributed.md).
+
     Returns:
         ``[N]`` long ranks.
     """
     q = l2_normalize(queries.float())
     c = l2_normalize(corpus.float())
+    world = current()
+    first, stop = shard_bounds(q.shape[0], world.size, world.rank)
     out = []
-    for start in range(0, q.shape[0], batch_size):
-        sl = slice(start, start + batch_size)
+    for start in range(first, stop, batch_size):
+        sl = slice(start, min(start + batch_size, stop))
         scores = q[sl] @ c.T  # [b, S]
         if bias is not None:
             scores = scores + bias(sl)
@@ -46,7 +52,8 @@ def true_ranks(queries: torch.Tensor, corpus: torch.Tensor, true_index: torch.Te
         rank = beats.sum(dim=1).clamp_min(1)
         broken = ~torch.isfinite(scores).all(dim=1)
         out.append(torch.where(broken, torch.full_like(rank, c.shape[0] + 1), rank))
-    return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
+    ranks = torch.cat(out) if out else torch.zeros(0, dtype=torch.long, device=q.device)
+    return gather_shards(ranks, q.shape[0], world)
 
 
 def per_query(ranks: torch.Tensor, metric: str) -> torch.Tensor:

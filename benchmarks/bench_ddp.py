@@ -1,0 +1,132 @@
+"""Data-parallel scaling: the same recipe and data in a 1-process and an N-process torchrun job.
+
+    # two GPUs (what the lead runs; the session script installs jasper first):
+    bash benchmarks/ddp_session.sh OUT_DIR
+    # = python benchmarks/bench_ddp.py --recipe jepa_base --pairs 1250000 --dim 384 --batch-size 4096 --device cuda --gpus 2
+    # a CPU check of the script itself (gloo, tiny):
+    .venv/bin/python benchmarks/bench_ddp.py --recipe quickstart --pairs 2000 --dim 32 --batch-size 64 --epochs 2 --device cpu
+
+Writes one synthetic dataset (``--pairs`` pairs of ``--dim``-d embeddings; 80% of them train), then
+trains ``--recipe`` on it through ``torchrun --nproc_per_node=1`` and ``--nproc_per_node=N`` with
+``--batch-size`` pairs per device (the global batch grows with N: weak scaling). Each job reports
+its pairs/s as measured by the trainer inside each epoch (all ranks' pairs over the epoch's wall
+time; median over epochs). Prints both figures, the speed-up and the scaling efficiency
+(speed-up / N). The last line is ``scaling: <speed-up>x``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve()
+
+
+def worker(args: argparse.Namespace) -> None:
+    """One rank of a job (started by torchrun): train, and on rank 0 write the epochs' pairs/s."""
+    import torch
+
+    from jasper_core import hookimpl
+    from jasper_core.recipe import load_recipe
+    from jasper_core.recipe.overrides import set_override
+    from jasper_core.testing import plugins_with
+    from jasper_core.training.trainer import Trainer
+
+    class Speed:
+        pairs_per_s: list[float] = []
+
+        @hookimpl
+        def jasper_epoch_end(self, run, epoch, metrics):
+            if run.rank == 0:
+                self.pairs_per_s.append(metrics["pairs_per_s"])
+
+    speed = Speed()
+    plugins = plugins_with(speed)
+    overrides = [set_override("data.path", args.data), f"train.batch_size={args.batch_size}",
+                 f"train.epochs={args.epochs}", set_override("train.device", args.device),
+                 set_override("train.precision", args.precision), f"eval.every={args.epochs}",
+                 'eval.variants=["zero"]', "eval.metric.bootstrap_samples=0", "logger=[]"]
+    recipe = load_recipe(args.recipe, plugins.registries, overrides)
+    trainer = Trainer(recipe, plugins, run_dir=args.run_dir)
+    trainer.fit()
+    if trainer.world.is_main:
+        name = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
+        Path(args.result).write_text(json.dumps({"pairs_per_s": speed.pairs_per_s, "device": name,
+                                                 "world_size": trainer.world.size}))
+
+
+def run_job(args: argparse.Namespace, data: Path, procs: int, tmp: Path) -> dict:
+    result = tmp / f"result-{procs}.json"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={procs}", str(HERE),
+           "--worker", "--data", str(data), "--recipe", args.recipe, "--batch-size", str(args.batch_size),
+           "--epochs", str(args.epochs), "--device", args.device, "--precision", args.precision,
+           "--run-dir", str(tmp / f"run-{procs}"), "--result", str(result)]
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-6000:])
+        raise SystemExit(f"the {procs}-process job failed (exit {proc.returncode})")
+    out = json.loads(result.read_text())
+    out["wall_s"] = time.perf_counter() - started
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--recipe", default="jepa_base")
+    ap.add_argument("--data", help="dataset directory (default: synthetic, --pairs x --dim)")
+    ap.add_argument("--pairs", type=int, default=1_250_000)
+    ap.add_argument("--dim", type=int, default=384)
+    ap.add_argument("--clusters", type=int, default=256)
+    ap.add_argument("--batch-size", type=int, default=4096, help="pairs per device per step")
+    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
+    ap.add_argument("--gpus", type=int, default=2, help="processes of the larger job (GPUs, or CPU processes)")
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--run-dir", help=argparse.SUPPRESS)
+    ap.add_argument("--result", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        worker(args)
+        return
+    os.environ.setdefault("OMP_NUM_THREADS", "1" if args.device == "cpu" else "4")
+    with tempfile.TemporaryDirectory(prefix="jasper-ddp-") as name:
+        tmp = Path(name)
+        if args.data:
+            data = Path(args.data)
+        else:
+            sys.path.insert(0, str(HERE.parent))
+            from common import synthetic_dataset_dir
+
+            started = time.perf_counter()
+            data = synthetic_dataset_dir(args.pairs, args.dim, clusters=args.clusters)
+            print(f"data: {args.pairs:,} pairs, D={args.dim}, {args.clusters} clusters, written in "
+                  f"{time.perf_counter() - started:.0f} s ({data})", flush=True)
+        try:
+            jobs = {n: run_job(args, data, n, tmp) for n in (1, args.gpus)}
+        finally:
+            if not args.data:
+                shutil.rmtree(data.parent, ignore_errors=True)
+    one, many = (statistics.median(jobs[n]["pairs_per_s"]) for n in (1, args.gpus))
+    print(f"device: {jobs[1]['device']}; recipe {args.recipe}; batch {args.batch_size} per device; {args.precision}; "
+          f"{args.epochs} epochs (median over epochs)")
+    for n in (1, args.gpus):
+        per_epoch = ", ".join(f"{v:,.0f}" for v in jobs[n]["pairs_per_s"])
+        print(f"{n} process{'es' if n > 1 else ''}: pairs/s {statistics.median(jobs[n]['pairs_per_s']):,.0f}  "
+              f"(per epoch: {per_epoch}; job wall {jobs[n]['wall_s']:.0f} s)")
+    speedup = many / one
+    print(f"efficiency: {speedup / args.gpus:.1%} of linear ({args.gpus} x the 1-process figure)")
+    print(f"scaling: {speedup:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Which process of a job this is: joining the ``torchrun`` process group, and leaving it.
+
+A job is launched by ``torchrun`` (``torch.distributed.run``), which sets ``WORLD_SIZE``, ``RANK``,
+``LOCAL_RANK``, ``MASTER_ADDR`` and ``MASTER_PORT`` in every process. Without them the job is one
+process and nothing here talks to another process.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+
+import attrs
+import torch
+import torch.distributed as dist
+
+from jasper_core.errors import JasperError
+
+#: Seconds a collective may wait for the other ranks before the job fails (``JASPER_DIST_TIMEOUT_S``).
+DEFAULT_TIMEOUT_S = 600
+
+
+@attrs.frozen(kw_only=True)
+class World:
+    """This process's place in the job.
+
+    Attributes:
+        rank: 0 … ``size`` − 1 over all hosts; rank 0 logs and writes the run directory.
+        local_rank: the rank on this host (picks the GPU).
+        size: number of processes (devices) in the job.
+        joined: a process group is initialised: training goes through DDP and the collectives
+            (also with one rank; ``torchrun --nproc_per_node=1`` starts none: ``WORLD_SIZE`` is 1).
+    """
+
+    rank: int = 0
+    local_rank: int = 0
+    size: int = 1
+    joined: bool = False
+
+    @property
+    def is_main(self) -> bool:
+        """True on the one process that logs and writes (rank 0)."""
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        """True when this process talks to a process group (see ``joined``)."""
+        return self.joined
+
+
+def current() -> World:
+    """The world of the initialised process group, or a one-process world."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return World()
+    return World(rank=dist.get_rank(), local_rank=int(os.environ.get("LOCAL_RANK", 0)), size=dist.get_world_size(),
+                 joined=True)
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    try:
+        return int(value) if value else default
+    except ValueError:
+        raise JasperError(f"{name}={value!r} is not an integer; launch with torchrun, which sets it") from None
+
+
+def timeout() -> datetime.timedelta:
+    """How long a collective waits for the other ranks (``JASPER_DIST_TIMEOUT_S``, default 600 s)."""
+    seconds = _env_int("JASPER_DIST_TIMEOUT_S", DEFAULT_TIMEOUT_S)
+    if seconds <= 0:
+        raise JasperError(f"JASPER_DIST_TIMEOUT_S must be > 0 seconds, got {seconds}")
+    return datetime.timedelta(seconds=seconds)
+
+
+def device_for(device: torch.device, world: World) -> torch.device:
+    """The device of this rank: ``cuda:LOCAL_RANK`` for a CUDA job, ``device`` otherwise."""
+    if world.distributed and device.type == "cuda":
+        if world.local_rank >= torch.cuda.device_count():
+            raise JasperError(f"local rank {world.local_rank} has no GPU (this host has {torch.cuda.device_count()}); "
+                              "use torchrun --nproc_per_node <= the number of GPUs")
+        return torch.device("cuda", world.local_rank)
+    return device
+
+
+def join(device: torch.device) -> World:
+    """Join the job's process group when ``torchrun`` started this process (idempotent).
+
+    NCCL for a CUDA ``device``, gloo otherwise; every collective times out after :func:`timeout`.
+
+    Raises:
+        JasperError: the launcher's variables are malformed, or the rank has no GPU.
+    """
+    size = _env_int("WORLD_SIZE", 1)
+    if size <= 1 or dist.is_initialized():
+        return current()
+    world = World(rank=_env_int("RANK", 0), local_rank=_env_int("LOCAL_RANK", 0), size=size, joined=True)
+    if device.type == "cuda":
+        torch.cuda.set_device(device_for(device, world))
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    dist.init_process_group(backend=backend, timeout=timeout())
+    return current()
+
+
+def leave() -> None:
+    """Leave the process group (all ranks wait for each other first); a no-op in a one-process job."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()

@@ -1,0 +1,92 @@
+"""One rank of the distributed tests; started by ``torchrun`` (see test_ddp.py).
+
+    torchrun --standalone --nproc_per_node=2 tests/distributed/ddp_worker.py train RECIPE RUN_DIR OUT_DIR
+    torchrun --standalone --nproc_per_node=2 tests/distributed/ddp_worker.py fail RECIPE RUN_DIR OUT_DIR
+
+``train``: ``jasper train RECIPE --run-dir RUN_DIR`` through the CLI; each rank leaves in OUT_DIR the
+weights it trained (before the final evaluation loads best.pt), the sharded evaluation of an
+untrained model, and a gathered InfoNCE loss with its gradient. ``fail``: rank 1 raises in epoch 2.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import torch
+
+from jasper_core import JasperError, hookimpl
+from jasper_core.cli import main as cli
+from jasper_core.distributed import current, gather_rows_with_grad, join
+from jasper_core.evaluation.evaluate import run_evaluation
+from jasper_core.recipe import load_recipe
+from jasper_core.testing import plugins_with
+from jasper_core.testing.loss_properties import random_loss_inputs
+from jasper_core.training.assemble import assemble
+from jasper_core.training.trainer import Trainer
+from jasper_plugins.losses.infonce import InfoNCEConfig, InfoNCELoss
+
+GLOBAL_BATCH = 6
+
+
+def dump_trained_weights(out: Path) -> None:
+    final_evaluation = Trainer._final_evaluation
+
+    def dump_then_evaluate(self, setup):
+        torch.save({"model": setup.model.state_dict(), "target": setup.target_space.state_dict()},
+                   out / f"weights-rank{self.world.rank}.pt")
+        return final_evaluation(self, setup)
+
+    Trainer._final_evaluation = dump_then_evaluate
+
+
+def gathered_loss(out: Path) -> None:
+    """InfoNCE on this rank's rows of one global batch, and a gather whose gathered rows carry gradients."""
+    world = current()
+    whole = random_loss_inputs(batch=GLOBAL_BATCH, negatives=3, seed=7, requires_grad=True)
+    b = GLOBAL_BATCH // world.size
+    rows = slice(world.rank * b, (world.rank + 1) * b)
+    pred = whole.prediction.detach()[rows].clone().requires_grad_(True)
+    mine = type(whole)(prediction=pred, positive=whole.positive[rows], negatives=whole.negatives[rows],
+                       negative_tiers=whole.negative_tiers[rows], cluster=whole.cluster[rows], state=whole.state)
+    loss = InfoNCELoss(InfoNCEConfig())(mine)["loss"]
+    grad, = torch.autograd.grad(loss, pred)
+    x = whole.positive[rows].clone().requires_grad_(True)
+    weights = torch.arange(GLOBAL_BATCH * x.shape[1], dtype=torch.float).reshape(GLOBAL_BATCH, -1) * (world.rank + 1)
+    gather_grad, = torch.autograd.grad((gather_rows_with_grad(x) * weights).sum(), x)
+    torch.save({"loss": loss.detach(), "grad": grad, "gather_grad": gather_grad}, out / f"loss-rank{world.rank}.pt")
+
+
+def sharded_evaluation(out: Path, recipe_path: str, plugins) -> None:
+    recipe = load_recipe(recipe_path, plugins.registries)
+    setup = assemble(recipe, plugins.registries)  # untrained: the same weights as any process's
+    results = run_evaluation(setup.model, setup.target_space, setup.dataset, recipe, plugins.registries, "test")
+    torch.save(results.to_dict(), out / f"eval-rank{current().rank}.pt")
+
+
+class FailOnRank1:
+    @hookimpl
+    def jasper_epoch_start(self, run, epoch):
+        if run.rank == 1 and epoch == 2:
+            raise JasperError("broke on purpose in epoch 2")
+
+
+def main() -> int:
+    mode, recipe, run_dir, out = sys.argv[1:5]
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if mode == "fail":
+        plugins = plugins_with(FailOnRank1())
+        cli.get_plugins = lambda args: plugins
+        return cli.main(["train", recipe, "--run-dir", run_dir])
+    join(torch.device("cpu"))
+    gathered_loss(out_dir)
+    sharded_evaluation(out_dir, recipe, cli.get_plugins(None))
+    dump_trained_weights(out_dir)
+    return cli.main(["train", recipe, "--run-dir", run_dir])  # the same process group; it leaves it at the end
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    raise SystemExit(main())
