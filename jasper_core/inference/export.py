@@ -13,7 +13,7 @@ import torch
 from jasper_core.contracts.steering import STEERING_VARIANTS
 from jasper_core.errors import JasperError
 from jasper_core.inference.card import model_card
-from jasper_core.inference.layout import CARD, CONFIG, FORMAT, VERSION, WEIGHTS
+from jasper_core.inference.layout import CARD, CONFIG, FORMAT, INDEX_DIR, VERSION, WEIGHTS
 
 
 def check_out(out: Path) -> None:
@@ -70,9 +70,27 @@ def model_config(setup: Any, ckpt: dict[str, Any], checkpoint: Path) -> dict[str
     }
 
 
+def write_training_index(folder: Path, dataset: Any, backend: str) -> int:
+    """Index the training corpus (the dataset's sources, each in its own cluster's list, with their texts
+    when the dataset has them) as ``folder/index``, loaded with the model. Returns its size."""
+    from jasper_core.inference.model import JasperModel
+
+    model = JasperModel.load(folder)
+    texts = dataset.texts.get("sources") if isinstance(getattr(dataset, "texts", None), dict) else None
+    sources = dataset.sources.float().cpu()
+    texts = list(texts) if texts is not None and len(texts) == sources.shape[0] else None
+    model.index(sources, clusters=dataset.source_cluster.cpu().tolist(), texts=texts, backend=backend)  # type: ignore[arg-type]
+    model.save_index(folder / INDEX_DIR)
+    return sources.shape[0]
+
+
 def export_model(path: str | Path, out: str | Path, plugins: Any, *, prefer: str = "best",
-                 data: str | None = None) -> tuple[Path, dict[str, Any]]:
+                 data: str | None = None, index: bool = False) -> tuple[Path, dict[str, Any]]:
     """Export a run directory's ``prefer`` checkpoint (or a checkpoint file) to the model directory ``out``.
+
+    With ``index``, the training corpus is written as ``out/index`` (a FAISS IVF whose lists are the
+    clusters; the torch form, with one warning, when FAISS is not installed), searched by
+    ``jasper.load(out).search`` without indexing anything.
 
     The training dataset is read (for its centroids, cluster names and embedding model name) at export
     time only. Files are written into a temporary directory beside ``out`` and renamed at the end, so a
@@ -99,6 +117,8 @@ def export_model(path: str | Path, out: str | Path, plugins: Any, *, prefer: str
         save_file(_tensors(setup), str(tmp / WEIGHTS), metadata={"format": FORMAT, "version": str(VERSION)})
         (tmp / CONFIG).write_text(json.dumps(config, indent=2), encoding="utf-8")
         (tmp / CARD).write_text(model_card(config, evaluation, out.name), encoding="utf-8")
+        if index:
+            write_training_index(tmp, setup.dataset, "faiss")
         check_out(out)  # still free after the work?
         if out.is_dir():
             out.rmdir()

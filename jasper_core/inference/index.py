@@ -1,0 +1,139 @@
+"""Cosine search over an encoded corpus whose sources are grouped in the model's clusters.
+
+Two searches, both by inner product of unit vectors (cosine):
+
+- exact: every source is a candidate;
+- routed: each query names ``m`` clusters (the router's top-m); only sources of those clusters are
+  candidates. This is an inverted-file search whose lists are the model's clusters.
+
+:class:`TorchIndex` is the reference implementation (and the fallback when FAISS is not installed);
+:class:`jasper_core.inference.faiss_index.FaissIndex` gives the same results with FAISS.
+:func:`build_index` picks one.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+import attrs
+import torch
+
+log = logging.getLogger("jasper.inference")
+
+Backend = Literal["auto", "faiss", "torch"]
+#: Scores computed at once in the exact torch search (queries x sources): bounds its memory.
+CHUNK_ELEMENTS = 1 << 24
+#: The FAISS IVF's file in an index directory.
+IVF_FILE = "ivf.faiss"
+
+
+@attrs.frozen
+class Hits:
+    """The ranked candidates of a batch of queries.
+
+    Attributes:
+        scores: ``[N, k]`` float32 cosine, best first; ``-inf`` where a query had fewer than k candidates.
+        rows: ``[N, k]`` long corpus rows; ``-1`` where a query had fewer than k candidates.
+    """
+
+    scores: torch.Tensor
+    rows: torch.Tensor
+
+
+def _merge(best: Hits, scores: torch.Tensor, rows: torch.Tensor, k: int) -> Hits:
+    """Keep the ``k`` best of ``best`` ``[n, k]`` and new candidates ``scores``/``rows`` ``[n, j]``."""
+    s = torch.cat([best.scores, scores], dim=1)
+    r = torch.cat([best.rows, rows], dim=1)
+    top, at = s.topk(k, dim=1)
+    return Hits(top, r.gather(1, at))
+
+
+def _empty(n: int, k: int) -> Hits:
+    return Hits(torch.full((n, k), float("-inf")), torch.full((n, k), -1, dtype=torch.long))
+
+
+class TorchIndex:
+    """The corpus as one ``[S, D]`` tensor, sorted by cluster so each cluster's list is a contiguous block.
+
+    Args:
+        corpus: ``[S, D]`` unit-norm float32 target-space embeddings.
+        clusters: ``[S]`` long cluster of each source, in ``[0, num_clusters)``.
+        num_clusters: C, the number of lists.
+    """
+
+    backend = "torch"
+
+    def __init__(self, corpus: torch.Tensor, clusters: torch.Tensor, num_clusters: int) -> None:
+        self.corpus = corpus.float().contiguous()
+        self.clusters = clusters.long().to(corpus.device)
+        self.num_clusters = int(num_clusters)
+        self.order = torch.argsort(self.clusters, stable=True)  # [S] sorted position -> corpus row
+        self.sorted = self.corpus[self.order]  # [S, D]
+        counts = torch.bincount(self.clusters, minlength=self.num_clusters)
+        self.offsets = [0, *torch.cumsum(counts, 0).tolist()]  # list c spans sorted[offsets[c]:offsets[c+1]]
+
+    @property
+    def size(self) -> int:
+        return int(self.corpus.shape[0])
+
+    def vectors(self) -> torch.Tensor:
+        """``[S, D]`` the stored corpus, in row order."""
+        return self.corpus
+
+    def search(self, queries: torch.Tensor, k: int, lists: torch.Tensor | None = None) -> Hits:
+        """The ``k`` best sources of each query ``[N, D]`` (unit-norm); ``lists`` ``[N, m]`` long makes it routed."""
+        queries = queries.float().to(self.corpus.device)
+        k = min(k, self.size)
+        return self._exact(queries, k) if lists is None else self._routed(queries, k, lists.long())
+
+    def _exact(self, queries: torch.Tensor, k: int) -> Hits:
+        step = max(1, CHUNK_ELEMENTS // max(self.size, 1))
+        parts = [(q @ self.corpus.T).topk(k, dim=1) for q in queries.split(step)]
+        if not parts:
+            return _empty(0, k)
+        return Hits(torch.cat([p.values for p in parts]), torch.cat([p.indices for p in parts]))
+
+    def _routed(self, queries: torch.Tensor, k: int, lists: torch.Tensor) -> Hits:
+        """One matmul per cluster: the queries that route to it against its list, merged into a running top-k."""
+        best = _empty(queries.shape[0], k)
+        best = Hits(best.scores.to(queries.device), best.rows.to(queries.device))
+        lists = lists.to(queries.device)
+        for c in torch.unique(lists).tolist():
+            start, end = self.offsets[c], self.offsets[c + 1]
+            if end == start:
+                continue
+            who = (lists == c).any(dim=1).nonzero().squeeze(1)  # [n_c] queries routed to c
+            scores = queries[who] @ self.sorted[start:end].T  # [n_c, S_c]
+            top, at = scores.topk(min(k, end - start), dim=1)
+            merged = _merge(Hits(best.scores[who], best.rows[who]), top, self.order[start + at], k)
+            best.scores[who], best.rows[who] = merged.scores, merged.rows
+        return best
+
+
+def faiss_available() -> bool:
+    """Whether the ``faiss`` module imports (the ``faiss`` extra)."""
+    try:
+        import faiss  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def build_index(corpus: torch.Tensor, clusters: torch.Tensor, centroids: torch.Tensor, backend: Backend = "auto"):
+    """A :class:`TorchIndex` or a :class:`FaissIndex` over ``corpus`` ``[S, D]`` with lists ``clusters`` ``[S]``.
+
+    ``centroids`` ``[C, D]`` (target space, unit norm) are the IVF's quantizer. ``auto`` takes FAISS when it
+    is installed and the corpus is on the CPU; ``faiss`` without FAISS installed falls back to torch with one
+    warning.
+    """
+    if backend == "torch" or corpus.device.type != "cpu" and backend == "auto":
+        return TorchIndex(corpus, clusters, centroids.shape[0])
+    if faiss_available():
+        from jasper_core.inference.faiss_index import FaissIndex
+
+        return FaissIndex(corpus, clusters, centroids)
+    if backend == "faiss":
+        log.warning("faiss is not installed; searching with torch instead (same results, slower on large "
+                    "corpora): pip install 'jasper-retrieval[faiss]'")
+    return TorchIndex(corpus, clusters, centroids.shape[0])
