@@ -57,15 +57,19 @@ class TorchIndex:
     """The corpus as one ``[S, D]`` tensor, sorted by cluster so each cluster's list is a contiguous block.
 
     Args:
-        corpus: ``[S, D]`` unit-norm float32 target-space embeddings.
+        corpus: ``[S, D]`` unit-norm target-space embeddings (float32; float16/bfloat16 are kept, for a GPU).
         clusters: ``[S]`` long cluster of each source, in ``[0, num_clusters)``.
         num_clusters: C, the number of lists.
+        chunk_elements: scores computed at once in exact search (bounds its memory; larger on a GPU).
     """
 
     backend = "torch"
 
-    def __init__(self, corpus: torch.Tensor, clusters: torch.Tensor, num_clusters: int) -> None:
-        self.corpus = corpus.float().contiguous()
+    def __init__(self, corpus: torch.Tensor, clusters: torch.Tensor, num_clusters: int, *,
+                 chunk_elements: int = CHUNK_ELEMENTS) -> None:
+        half = corpus.dtype in (torch.float16, torch.bfloat16)
+        self.corpus = (corpus if half else corpus.float()).contiguous()
+        self.chunk_elements = chunk_elements
         self.clusters = clusters.long().to(corpus.device)
         self.num_clusters = int(num_clusters)
         self.order = torch.argsort(self.clusters, stable=True)  # [S] sorted position -> corpus row
@@ -83,12 +87,13 @@ class TorchIndex:
 
     def search(self, queries: torch.Tensor, k: int, lists: torch.Tensor | None = None) -> Hits:
         """The ``k`` best sources of each query ``[N, D]`` (unit-norm); ``lists`` ``[N, m]`` long makes it routed."""
-        queries = queries.float().to(self.corpus.device)
+        queries = queries.to(self.corpus.device, self.corpus.dtype)
         k = min(k, self.size)
-        return self._exact(queries, k) if lists is None else self._routed(queries, k, lists.long())
+        hits = self._exact(queries, k) if lists is None else self._routed(queries, k, lists.long())
+        return Hits(hits.scores.float(), hits.rows)
 
     def _exact(self, queries: torch.Tensor, k: int) -> Hits:
-        step = max(1, CHUNK_ELEMENTS // max(self.size, 1))
+        step = max(1, self.chunk_elements // max(self.size, 1))
         parts = [(q @ self.corpus.T).topk(k, dim=1) for q in queries.split(step)]
         if not parts:
             return _empty(0, k)
@@ -97,7 +102,7 @@ class TorchIndex:
     def _routed(self, queries: torch.Tensor, k: int, lists: torch.Tensor) -> Hits:
         """One matmul per cluster: the queries that route to it against its list, merged into a running top-k."""
         best = _empty(queries.shape[0], k)
-        best = Hits(best.scores.to(queries.device), best.rows.to(queries.device))
+        best = Hits(best.scores.to(queries.device, queries.dtype), best.rows.to(queries.device))
         lists = lists.to(queries.device)
         for c in torch.unique(lists).tolist():
             start, end = self.offsets[c], self.offsets[c + 1]
