@@ -48,6 +48,20 @@ def _steering_record(setup: Any, steps: int) -> dict[str, Any]:
             "best_metric": recipe.eval.best_metric}
 
 
+def portable_recipe(setup: Any, text: str) -> str:
+    """The stored recipe ``text`` with its dataset directory reduced to the directory's name, so the model
+    directory holds no path of the training machine (loading never reads the dataset)."""
+    from jasper_core.recipe import recipe_from_text, recipe_to_toml
+    from jasper_core.recipe.overrides import set_override
+
+    path = getattr(setup.recipe.data.config, "path", None)
+    if not isinstance(path, str) or Path(path).name == path:
+        return text
+    recipe = recipe_from_text(text, setup.registries, source="stored recipe",
+                              overrides=[set_override("data.path", Path(path).name)])
+    return recipe_to_toml(recipe)
+
+
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
@@ -66,7 +80,7 @@ def model_config(setup: Any, ckpt: dict[str, Any], checkpoint: Path) -> dict[str
         "steering": _steering_record(setup, int(ckpt.get("step", 0))),
         "checkpoint": {"file": checkpoint.name, "epoch": int(ckpt.get("epoch", 0)), "step": int(ckpt.get("step", 0)),
                        "metrics": _jsonable(ckpt.get("metrics") or {}), "best": _jsonable(ckpt.get("best") or {})},
-        "recipe": ckpt["recipe"],
+        "recipe": portable_recipe(setup, ckpt["recipe"]),
     }
 
 

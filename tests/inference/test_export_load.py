@@ -166,3 +166,11 @@ def test_import_jasper__is_cheap():
 
     code = "import sys, jasper; assert callable(jasper.load); print(sorted(m for m in ('torch', 'jasper_core') if m in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+
+
+def test_jasper_facade__export_load_and_hookimpl(tiny_run, tmp_path):
+    import jasper_core
+
+    assert jasper.hookimpl is jasper_core.hookimpl and jasper.load_plugins is jasper_core.load_plugins
+    out = jasper.export(tiny_run.path, tmp_path / "m", checkpoint="last")
+    assert out == tmp_path / "m" and jasper.load(out).config["checkpoint"]["file"] == "last.pt"
