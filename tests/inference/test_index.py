@@ -10,7 +10,6 @@ import torch
 import torch.nn.functional as F
 
 import jasper
-from jasper_core.cli.main import main
 from jasper_core.errors import JasperError
 from jasper_core.inference.faiss_index import FaissIndex
 from jasper_core.inference.index import TorchIndex, build_index
@@ -19,7 +18,7 @@ from jasper_core.inference.index import TorchIndex, build_index
 @pytest.fixture(scope="module")
 def exported(tiny_run, tmp_path_factory):
     out = tmp_path_factory.mktemp("index") / "model"
-    assert main(["export", str(tiny_run.path), "--out", str(out), "--checkpoint", "last", "--faiss", "-q"]) == 0
+    assert jasper.export(tiny_run.path, out, checkpoint="last", faiss=True) == out  # the façade of `jasper export --faiss`
     return out
 
 

@@ -1,5 +1,7 @@
 """Portable runs and models: a run whose recipe names its dataset by a relative path works from any working
-directory, a vanished dataset is one clear line, and an exported config.json holds no path of the training machine."""
+directory, a vanished dataset is one clear line, and an exported config.json holds no path of the training machine.
+
+In ``make test-all`` (the checkpoint rewriting and an evaluation cost about a second)."""
 
 import json
 
@@ -8,6 +10,8 @@ import torch
 
 from conftest import copy_run
 from jasper_core.cli.main import main
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
