@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from jasper_core.contracts.steering import STEERING_VARIANTS
-from jasper_core.errors import JasperError
+from jasper_core.inference.atomic import atomic_directory, check_free
 from jasper_core.inference.card import model_card
 from jasper_core.inference.layout import CARD, CONFIG, FORMAT, INDEX_DIR, VERSION, WEIGHTS
 
-
-def check_out(out: Path) -> None:
-    """Refuse an output that is a file or a non-empty directory (one line, nothing touched)."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise JasperError(f"{out}: already exists and is not an empty directory; choose another --out")
+OUT_HINT = "choose another --out"
 
 
 def _tensors(setup: Any) -> dict[str, torch.Tensor]:
@@ -118,27 +112,15 @@ def export_model(path: str | Path, out: str | Path, plugins: Any, *, prefer: str
     from jasper_core.training.run_dir import RunDir, load_trained
 
     out = Path(out)
-    check_out(out)
+    check_free(out, OUT_HINT)
     setup, ckpt, checkpoint = load_trained(path, plugins, data=data, device="cpu", prefer=prefer)
     config = model_config(setup, ckpt, checkpoint)
     eval_file = RunDir.of_checkpoint(checkpoint).eval_file()
     evaluation = json.loads(eval_file.read_text(encoding="utf-8")) if eval_file.is_file() else None
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        tmp.mkdir()
+    with atomic_directory(out, "model directory", OUT_HINT) as tmp:
         save_file(_tensors(setup), str(tmp / WEIGHTS), metadata={"format": FORMAT, "version": str(VERSION)})
         (tmp / CONFIG).write_text(json.dumps(config, indent=2), encoding="utf-8")
         (tmp / CARD).write_text(model_card(config, evaluation, out.name), encoding="utf-8")
         if index:
             write_training_index(tmp, setup.dataset, "faiss")
-        check_out(out)  # still free after the work?
-        if out.is_dir():
-            out.rmdir()
-        os.replace(tmp, out)
-    except OSError as exc:
-        raise JasperError(f"{out}: cannot write the model directory ({exc.strerror or exc})") from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out, config

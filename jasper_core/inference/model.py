@@ -16,8 +16,8 @@ from jasper_core.contracts.steering import SteeringInputs, steering as steering_
 from jasper_core.errors import JasperError
 from jasper_core.inference import store
 from jasper_core.inference.index import Backend, build_index
-from jasper_core.progress import Progress
 from jasper_core.inference.layout import INDEX_DIR, NOT_TEXT_MODELS, WEIGHTS, read_config
+from jasper_core.progress import Progress
 from jasper_core.suggest import did_you_mean
 
 log = logging.getLogger("jasper.inference")

@@ -20,7 +20,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -28,6 +27,7 @@ import attrs
 import torch
 
 from jasper_core.errors import JasperError
+from jasper_core.inference.atomic import atomic_directory
 from jasper_core.inference.index import IVF_FILE, Backend, build_index, faiss_available
 
 log = logging.getLogger("jasper.inference")
@@ -73,14 +73,8 @@ def save(corpus: Corpus, folder: str | Path) -> Path:
     from safetensors.torch import save_file
 
     folder = Path(folder)
-    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        raise JasperError(f"{folder}: already exists and is not an empty directory; choose another index directory")
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder.parent / f".{folder.name}.partial-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
     index = corpus.index
-    try:
-        tmp.mkdir()
+    with atomic_directory(folder, "index", "choose another index directory") as tmp:
         vectors = index.vectors().float().cpu().contiguous()
         save_file({"embeddings": vectors, "clusters": corpus.clusters.long().cpu().contiguous()}, str(tmp / VECTORS))
         (tmp / IDS).write_text(json.dumps(corpus.ids), encoding="utf-8")
@@ -92,13 +86,6 @@ def save(corpus: Corpus, folder: str | Path) -> Path:
                 "num_clusters": index.num_clusters, "fingerprint": corpus.fingerprint,
                 "embedding_model": corpus.embedding_model, "corpus_sha256": corpus.corpus_sha256, "backend": index.backend}
         (tmp / META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
-        if folder.is_dir():
-            folder.rmdir()
-        os.replace(tmp, folder)
-    except OSError as exc:
-        raise JasperError(f"{folder}: cannot write the index ({exc.strerror or exc})") from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return folder
 
 
