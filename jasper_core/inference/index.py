@@ -54,7 +54,8 @@ def _empty(n: int, k: int) -> Hits:
 
 
 class TorchIndex:
-    """The corpus as one ``[S, D]`` tensor, sorted by cluster so each cluster's list is a contiguous block.
+    """The corpus as one ``[S, D]`` tensor (exact search: a chunked dense matmul) and a copy sorted by cluster, so
+    each cluster's list is a contiguous block (routed search: one matmul per routed cluster; made on first use).
 
     Args:
         corpus: ``[S, D]`` unit-norm target-space embeddings (float32; float16/bfloat16 are kept, for a GPU).
@@ -72,10 +73,16 @@ class TorchIndex:
         self.chunk_elements = chunk_elements
         self.clusters = clusters.long().to(corpus.device)
         self.num_clusters = int(num_clusters)
-        self.order = torch.argsort(self.clusters, stable=True)  # [S] sorted position -> corpus row
-        self.sorted = self.corpus[self.order]  # [S, D]
-        counts = torch.bincount(self.clusters, minlength=self.num_clusters)
-        self.offsets = [0, *torch.cumsum(counts, 0).tolist()]  # list c spans sorted[offsets[c]:offsets[c+1]]
+        self._lists: tuple[torch.Tensor, torch.Tensor, list[int]] | None = None  # built on the first routed search
+
+    def lists(self) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+        """``(order [S], sorted [S, D], offsets)``: the corpus sorted by cluster; list c is
+        ``sorted[offsets[c]:offsets[c+1]]`` and ``order`` maps a sorted position back to its corpus row."""
+        if self._lists is None:
+            order = torch.argsort(self.clusters, stable=True)
+            counts = torch.bincount(self.clusters, minlength=self.num_clusters)
+            self._lists = (order, self.corpus[order], [0, *torch.cumsum(counts, 0).tolist()])
+        return self._lists
 
     @property
     def size(self) -> int:
@@ -101,17 +108,18 @@ class TorchIndex:
 
     def _routed(self, queries: torch.Tensor, k: int, lists: torch.Tensor) -> Hits:
         """One matmul per cluster: the queries that route to it against its list, merged into a running top-k."""
+        order, sorted_corpus, offsets = self.lists()
         best = _empty(queries.shape[0], k)
         best = Hits(best.scores.to(queries.device, queries.dtype), best.rows.to(queries.device))
         lists = lists.to(queries.device)
         for c in torch.unique(lists).tolist():
-            start, end = self.offsets[c], self.offsets[c + 1]
+            start, end = offsets[c], offsets[c + 1]
             if end == start:
                 continue
             who = (lists == c).any(dim=1).nonzero().squeeze(1)  # [n_c] queries routed to c
-            scores = queries[who] @ self.sorted[start:end].T  # [n_c, S_c]
+            scores = queries[who] @ sorted_corpus[start:end].T  # [n_c, S_c]
             top, at = scores.topk(min(k, end - start), dim=1)
-            merged = _merge(Hits(best.scores[who], best.rows[who]), top, self.order[start + at], k)
+            merged = _merge(Hits(best.scores[who], best.rows[who]), top, order[start + at], k)
             best.scores[who], best.rows[who] = merged.scores, merged.rows
         return best
 

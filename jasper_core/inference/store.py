@@ -134,7 +134,7 @@ def load(folder: str | Path, expected_fingerprint: str, centroids: torch.Tensor,
     if has_ivf and backend != "torch" and faiss_available():
         from jasper_core.inference.faiss_index import FaissIndex
 
-        index: Any = FaissIndex.read(folder, vectors)
+        index: Any = FaissIndex.read(folder, vectors, clusters)
     else:  # an index saved with FAISS still loads without it (torch, one warning)
         index = build_index(vectors, clusters, centroids, "faiss" if has_ivf and backend == "auto" else backend)
     return Corpus(index, ids, texts, clusters, meta["fingerprint"], meta.get("embedding_model"), meta.get("corpus_sha256"))

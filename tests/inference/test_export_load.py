@@ -90,7 +90,9 @@ def test_search__rank_of_the_true_source_agrees_with_true_ranks(model, trained):
 def test_search__routed_over_every_cluster_is_exact_search_and_top1_stays_in_its_cluster(model, trained):
     _, ds, _, q = trained
     model.index(ds.sources, ids=[f"s{i}" for i in range(ds.sources.shape[0])])
-    assert model.search(q, k=5, routed_top_m=model.num_clusters) == model.search(q, k=5)
+    routed, exact = model.search(q, k=5, routed_top_m=model.num_clusters), model.search(q, k=5)
+    assert [[h["id"] for h in hits] for hits in routed] == [[h["id"] for h in hits] for hits in exact]
+    assert [h["score"] for hits in routed for h in hits] == pytest.approx([h["score"] for hits in exact for h in hits], abs=1e-5)
     weights = model.route(q)
     assert weights.shape == (q.shape[0], 4) and torch.allclose(weights.sum(1), torch.ones(q.shape[0]), atol=1e-5)
     top = weights.argmax(1)
