@@ -176,3 +176,16 @@ def test_jasper_facade__names_the_implementation_objects():
 
     assert jasper.hookimpl is jasper_core.hookimpl and jasper.load_plugins is jasper_core.load_plugins
     assert jasper.JasperModel is inference.JasperModel and jasper.__version__ == jasper_core.__version__
+
+
+def test_embed__long_lists_are_embedded_in_chunks_with_progress_lines(model, monkeypatch, caplog):
+    import logging
+
+    import jasper_core.inference.model as inference_model
+
+    calls = []
+    monkeypatch.setattr(inference_model, "EMBED_CHUNK", 2)
+    monkeypatch.setattr(model, "_embedder", lambda texts: calls.append(len(texts)) or torch.ones(len(texts), 16))
+    with caplog.at_level(logging.INFO, logger="jasper"):
+        out = model.embed(["a text"] * 5)
+    assert out.shape == (5, 16) and calls == [2, 2, 1] and "embedding texts: 5 done in" in caplog.text
