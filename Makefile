@@ -15,7 +15,9 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "torch==2.13.0"
-	$(BIN)/python -m pip install --quiet -e ".[dev,text]"
+	$(BIN)/python -m pip uninstall --quiet --yes jasper 2>/dev/null || true  # the old distribution name of this project
+	rm -rf jasper.egg-info
+	$(BIN)/python -m pip install --quiet -e ".[dev,text,faiss]"
 	rm -f $(VENV)/.installed-*
 	touch $@
 

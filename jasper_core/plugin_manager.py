@@ -28,7 +28,7 @@ from jasper_core.hookspecs.markers import PROJECT
 from jasper_core.registry import KINDS, REGISTER_HOOKS, Registrar, Registries
 from jasper_core.suggest import did_you_mean
 
-BUILTIN_DISTRIBUTION = "jasper"
+BUILTIN_DISTRIBUTION = "jasper-retrieval"
 GROUP = "jasper"
 
 

@@ -42,7 +42,7 @@ class Entry:
         name: the name recipes use in ``type = "..."``.
         factory: called as ``factory(config, **context)`` (or ``factory(**context)`` without config).
         config: the attrs class of its recipe fields, or None when it takes none.
-        plugin: the plugin it came from, e.g. ``"jasper 0.1.0"``.
+        plugin: the plugin it came from, e.g. ``"jasper-retrieval 0.1.0"``.
     """
 
     kind: str

@@ -33,6 +33,12 @@ def examples() -> int:
     return settings().max_examples
 
 
+@pytest.fixture(autouse=True)
+def _corpus_cache(tmp_path_factory, monkeypatch):
+    """Encoded corpora (``jasper search``) are cached in the session's temporary directory, not the user's cache."""
+    monkeypatch.setenv("JASPER_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "jasper_cache"))
+
+
 @pytest.fixture(scope="session")
 def plugins():
     from jasper_core import load_plugins

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import logging
 
-from jasper_core.cli.common import stdout
 from jasper_core.inference.export import export_model
+
+log = logging.getLogger("jasper.cli")
 
 
 def run(args: argparse.Namespace, plugins) -> int:
-    out, config = export_model(args.run, args.out, plugins, prefer=args.checkpoint, data=args.data)
+    out, config = export_model(args.run, args.out, plugins, prefer=args.checkpoint, data=args.data, index=args.faiss)
     ck = config["checkpoint"]
-    stdout.print(f"exported {ck['file']} (epoch {ck['epoch']}, step {ck['step']}) to {out}: "
-                 "model.safetensors, config.json, README.md", highlight=False, soft_wrap=True)
+    files = "model.safetensors, config.json, README.md" + (", index/ (the training corpus)" if args.faiss else "")
+    log.info("exported %s (epoch %s, step %s) to %s: %s", ck["file"], ck["epoch"], ck["step"], out, files)
     return 0
 
 
@@ -22,4 +24,6 @@ def add_parser(sub) -> None:
     p.add_argument("--out", required=True, metavar="MODEL_DIR", help="the model directory to create (must not hold anything)")
     p.add_argument("--checkpoint", choices=("best", "last"), default="best", help="which checkpoint of a run directory")
     p.add_argument("--data", metavar="DIR", help="the training dataset directory, if not the one in the recipe")
+    p.add_argument("--faiss", action="store_true",
+                   help="also write the training corpus as a search index (index/: a FAISS IVF whose lists are the clusters)")
     p.set_defaults(handler=run)

@@ -7,6 +7,7 @@ import sys
 
 from jasper_core.cli import check_cmd, eval_cmd, export_cmd, plugins_cmd, search_cmd, train_cmd
 from jasper_core.cli.common import get_plugins, print_error
+from jasper_core.console import setup_logging
 from jasper_core.errors import JasperError, RecipeError
 
 
@@ -16,12 +17,34 @@ def build_parser(plugins=None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jasper", description=__doc__.splitlines()[0].split(": ", 1)[-1])
     parser.add_argument("--version", action="version", version=f"jasper {__version__}")
     parser.add_argument("--strict-plugins", action="store_true", help="fail when any plugin fails to load")
+    add_verbosity(parser, 0)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in (plugins_cmd, check_cmd, train_cmd, eval_cmd, export_cmd, search_cmd):
         module.add_parser(sub)
     if plugins is not None:
         add_plugin_commands(plugins, sub)
+    _verbosity_everywhere(parser)
     return parser
+
+
+def add_verbosity(parser: argparse.ArgumentParser, default) -> None:
+    """``-q/--quiet`` and ``-v/--verbose`` (both count into ``verbosity``); skipped where a command has its own."""
+    if {"-q", "--quiet", "-v", "--verbose"} & set(parser._option_string_actions):
+        return
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-q", "--quiet", dest="verbosity", action="store_const", const=-1, default=default,
+                       help="warnings and errors only (third-party progress bars off)")
+    group.add_argument("-v", "--verbose", dest="verbosity", action="store_const", const=1, default=default,
+                       help="debug messages too")
+
+
+def _verbosity_everywhere(parser: argparse.ArgumentParser) -> None:
+    """Every (sub)command takes -q/-v after its name too; the top level's value stands unless given there."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                add_verbosity(child, argparse.SUPPRESS)
+                _verbosity_everywhere(child)
 
 
 def add_plugin_commands(plugins, sub) -> None:
@@ -46,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     parser = build_parser(plugins)
     args = parser.parse_args(argv)
+    # a command with its own boolean --quiet (``data build``) is quiet for the log too
+    setup_logging(-1 if getattr(args, "quiet", None) is True else args.verbosity)
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2

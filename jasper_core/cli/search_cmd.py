@@ -5,76 +5,38 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import sys
-from pathlib import Path
-from typing import Any
 
 from jasper_core.cli.common import stdout
 from jasper_core.errors import JasperError
+from jasper_core.inference.corpus_file import index_file, read_questions
 from jasper_core.inference.model import JasperModel, Keywords
 
-
-def read_jsonl(path: str | Path, what: str, fields: tuple[str, ...], id_required: bool) -> list[dict[str, Any]]:
-    """Records of a JSONL file; each needs one of ``fields`` (``"text"``/``"question"`` or ``"embedding"``).
-
-    Raises:
-        JasperError: one line naming the file (and line) of a missing file, bad JSON or a missing field.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise JasperError(f"{path}: {what} file not found")
-    records = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            rec = json.loads(line)
-        except ValueError as exc:
-            raise JasperError(f"{where}: not valid JSON ({exc.msg})") from None
-        if not isinstance(rec, dict):
-            raise JasperError(f"{where}: expected a JSON object")
-        if id_required and "id" not in rec:
-            raise JasperError(f'{where}: no "id"')
-        if not any(f in rec for f in fields):
-            raise JasperError(f"{where}: needs {' or '.join(repr(f) for f in fields)}")
-        if "embedding" in rec and not (isinstance(rec["embedding"], list) and rec["embedding"]
-                                       and all(isinstance(v, (int, float)) for v in rec["embedding"])):
-            raise JasperError(f'{where}: "embedding" must be a list of numbers')
-        records.append(rec)
-    if not records:
-        raise JasperError(f"{path}: no {what} records")
-    kinds = {"embedding" in r for r in records}
-    if len(kinds) > 1:
-        raise JasperError(f'{path}: mixes records with "embedding" and without; use one kind')
-    return records
+log = logging.getLogger("jasper.cli")
 
 
-def _inputs(records: list[dict[str, Any]], text_key: str) -> Any:
-    if "embedding" in records[0]:
-        return [r["embedding"] for r in records]
-    return [str(r[text_key]) for r in records]
-
-
-def _questions(args: argparse.Namespace) -> tuple[list[str], Any]:
+def _questions(args: argparse.Namespace) -> tuple[list[str], object]:
     """Labels and model inputs of the questions: ``--question`` text, or a file (plain text lines or JSONL)."""
     if args.question is not None:
         return [args.question], [args.question]
-    path = Path(args.questions)
-    if path.suffix == ".jsonl":
-        recs = read_jsonl(path, "questions", ("question", "embedding"), id_required=False)
-        labels = [str(r.get("question", r.get("id", i))) for i, r in enumerate(recs)]
-        return labels, _inputs(recs, "question")
-    if not path.is_file():
-        raise JasperError(f"{path}: questions file not found")
-    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    if not lines:
-        raise JasperError(f"{path}: no questions")
-    return lines, lines
+    return read_questions(args.questions)
+
+
+def attach_corpus(model: JasperModel, args: argparse.Namespace) -> None:
+    """The corpus to search: ``--index DIR``, else ``--corpus FILE`` (through the cache), else the model's ``index/``."""
+    if args.index is not None:
+        model.load_index(args.index, backend=args.backend)
+        log.info("index %s: %d sources", args.index, model.corpus.index.size)
+    elif args.corpus is not None:
+        index_file(model, args.corpus, backend=args.backend, cache=not args.no_cache)
+    elif model.corpus is None:
+        raise JasperError(f"{args.model}: this model directory has no index/; give --corpus FILE or --index DIR")
+    if args.save_index is not None:
+        log.info("index written: %s", model.save_index(args.save_index))
 
 
 def run(args: argparse.Namespace, plugins) -> int:
-    corpus = read_jsonl(args.corpus, "corpus", ("text", "embedding"), id_required=True)
     labels, questions = _questions(args)
     hint = args.cluster if args.cluster is not None else Keywords(args.keywords) if args.keywords is not None else None
     # Libraries loaded here (sentence-transformers) may print to stdout; keep stdout for the results.
@@ -82,17 +44,19 @@ def run(args: argparse.Namespace, plugins) -> int:
         model = JasperModel.load(args.model)
         if args.cluster is not None:
             model.cluster_index(args.cluster)  # an unknown name fails before the corpus is encoded
-        model.index(_inputs(corpus, "text"), ids=[r["id"] for r in corpus])
-        results = model.search(questions, k=args.k, steering=hint, routed_top_m=args.routed_top_m)
-    if args.json:
-        for label, hits in zip(labels, results):
-            print(json.dumps({"question": label, "results": hits}))
-        return 0
-    texts = {str(r["id"]): str(r["text"]) for r in corpus if "text" in r}
-    for label, hits in zip(labels, results):
-        stdout.print(f"question: {label}", highlight=False, markup=False, soft_wrap=True)
+        attach_corpus(model, args)
+        q = model.queries(questions)  # embedded once for routing and search
+        results = model.search(q, k=args.k, steering=hint, routed_top_m=args.routed_top_m)
+        weights, top = model.route(q, steering=hint).max(dim=1)
+    for label, hits, w, c in zip(labels, results, weights.tolist(), top.tolist()):
+        routed = {"routed_cluster": model.cluster_names[c], "routing_weight": round(w, 4)}
+        if args.json:
+            print(json.dumps({"question": label, **routed, "results": hits}))
+            continue
+        stdout.print(f"question: {label}   (routed to {routed['routed_cluster']}, weight {w:.2f})",
+                     highlight=False, markup=False, soft_wrap=True)
         for rank, h in enumerate(hits, 1):
-            text = texts.get(str(h["id"]), "")
+            text = h.get("text", "")
             snippet = f"  {text[:100]}{'…' if len(text) > 100 else ''}" if text else ""
             stdout.print(f"  {rank:>3}. {h['score']:.4f}  [{h['cluster']}]  {h['id']}{snippet}", highlight=False, markup=False)
     return 0
@@ -101,8 +65,11 @@ def run(args: argparse.Namespace, plugins) -> int:
 def add_parser(sub) -> None:
     p = sub.add_parser("search", help="rank a JSONL corpus for questions with an exported model")
     p.add_argument("model", metavar="MODEL_DIR", help="a model directory written by `jasper export`")
-    p.add_argument("--corpus", required=True, metavar="FILE",
-                   help='JSONL, one source a line: {"id": ..., "text": "..."} or {"id": ..., "embedding": [...]}')
+    c = p.add_mutually_exclusive_group()
+    c.add_argument("--corpus", metavar="FILE",
+                   help='JSONL, one source a line: {"id": ..., "text": "..."} or {"id": ..., "embedding": [...]}, '
+                        'optionally "cluster": NAME; encoded once, then read from the cache')
+    c.add_argument("--index", metavar="DIR", help="search an index directory (written by --save-index)")
     q = p.add_mutually_exclusive_group(required=True)
     q.add_argument("--question", metavar="TEXT", help="one question")
     q.add_argument("--questions", metavar="FILE",
@@ -112,5 +79,10 @@ def add_parser(sub) -> None:
     h.add_argument("--keywords", metavar="TEXT", help="steer with these keywords (embedded)")
     p.add_argument("--k", type=int, default=10, help="results per question (default 10)")
     p.add_argument("--routed-top-m", type=int, metavar="M", help="only sources of the router's top-M clusters")
-    p.add_argument("--json", action="store_true", help='one JSON line per question: {"question", "results": [...]}')
+    p.add_argument("--backend", choices=("auto", "faiss", "torch"), default="auto",
+                   help="search with FAISS (IVF lists = clusters) or torch; auto: FAISS when installed")
+    p.add_argument("--save-index", metavar="DIR", help="also write the encoded corpus as an index directory")
+    p.add_argument("--no-cache", action="store_true", help="encode the corpus even if it is cached, and cache nothing")
+    p.add_argument("--json", action="store_true",
+                   help='one JSON line per question: {"question", "routed_cluster", "routing_weight", "results": [...]}')
     p.set_defaults(handler=run)

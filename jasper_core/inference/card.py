@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Mapping
 
 from jasper_core.contracts.steering import STEERING_VARIANTS, label
@@ -18,7 +19,7 @@ def eval_section(evaluation: Mapping[str, Any], metric: str) -> list[str]:
     the paired differences on ``metric`` with their 95% confidence intervals."""
     lines = [f"## Retrieval ({evaluation.get('split', '?')} split, {evaluation.get('num_queries', '?')} queries, "
              f"corpus {evaluation.get('corpus_size', '?')})", "",
-             f"From the run's `eval.json` (checkpoint evaluated: `{evaluation.get('checkpoint') or 'best'}`).", "",
+             f"From the run's `eval.json` (checkpoint evaluated: `{Path(evaluation.get('checkpoint') or 'best.pt').name}`).", "",
              "| predictor | " + " | ".join(METRICS) + " |", "|---|" + "---:|" * len(METRICS)]
     for variant, scores in evaluation.get("model", {}).items():
         name = label(variant) if variant in STEERING_VARIANTS else variant

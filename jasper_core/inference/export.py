@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from jasper_core.contracts.steering import STEERING_VARIANTS
-from jasper_core.errors import JasperError
+from jasper_core.inference.atomic import atomic_directory, check_free
 from jasper_core.inference.card import model_card
-from jasper_core.inference.layout import CARD, CONFIG, FORMAT, VERSION, WEIGHTS
+from jasper_core.inference.layout import CARD, CONFIG, FORMAT, INDEX_DIR, VERSION, WEIGHTS
 
-
-def check_out(out: Path) -> None:
-    """Refuse an output that is a file or a non-empty directory (one line, nothing touched)."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise JasperError(f"{out}: already exists and is not an empty directory; choose another --out")
+OUT_HINT = "choose another --out"
 
 
 def _tensors(setup: Any) -> dict[str, torch.Tensor]:
@@ -48,6 +42,20 @@ def _steering_record(setup: Any, steps: int) -> dict[str, Any]:
             "best_metric": recipe.eval.best_metric}
 
 
+def portable_recipe(setup: Any, text: str) -> str:
+    """The stored recipe ``text`` with its dataset directory reduced to the directory's name, so the model
+    directory holds no path of the training machine (loading never reads the dataset)."""
+    from jasper_core.recipe import recipe_from_text, recipe_to_toml
+    from jasper_core.recipe.overrides import set_override
+
+    path = getattr(setup.recipe.data.config, "path", None)
+    if not isinstance(path, str) or Path(path).name == path:
+        return text
+    recipe = recipe_from_text(text, setup.registries, source="stored recipe",
+                              overrides=[set_override("data.path", Path(path).name)])
+    return recipe_to_toml(recipe)
+
+
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
@@ -66,13 +74,31 @@ def model_config(setup: Any, ckpt: dict[str, Any], checkpoint: Path) -> dict[str
         "steering": _steering_record(setup, int(ckpt.get("step", 0))),
         "checkpoint": {"file": checkpoint.name, "epoch": int(ckpt.get("epoch", 0)), "step": int(ckpt.get("step", 0)),
                        "metrics": _jsonable(ckpt.get("metrics") or {}), "best": _jsonable(ckpt.get("best") or {})},
-        "recipe": ckpt["recipe"],
+        "recipe": portable_recipe(setup, ckpt["recipe"]),
     }
 
 
+def write_training_index(folder: Path, dataset: Any, backend: str) -> int:
+    """Index the training corpus (the dataset's sources, each in its own cluster's list, with their texts
+    when the dataset has them) as ``folder/index``, loaded with the model. Returns its size."""
+    from jasper_core.inference.model import JasperModel
+
+    model = JasperModel.load(folder)
+    texts = dataset.texts.get("sources") if isinstance(getattr(dataset, "texts", None), dict) else None
+    sources = dataset.sources.float().cpu()
+    texts = list(texts) if texts is not None and len(texts) == sources.shape[0] else None
+    model.index(sources, clusters=dataset.source_cluster.cpu().tolist(), texts=texts, backend=backend)  # type: ignore[arg-type]
+    model.save_index(folder / INDEX_DIR)
+    return sources.shape[0]
+
+
 def export_model(path: str | Path, out: str | Path, plugins: Any, *, prefer: str = "best",
-                 data: str | None = None) -> tuple[Path, dict[str, Any]]:
+                 data: str | None = None, index: bool = False) -> tuple[Path, dict[str, Any]]:
     """Export a run directory's ``prefer`` checkpoint (or a checkpoint file) to the model directory ``out``.
+
+    With ``index``, the training corpus is written as ``out/index`` (a FAISS IVF whose lists are the
+    clusters; the torch form, with one warning, when FAISS is not installed), searched by
+    ``jasper.load(out).search`` without indexing anything.
 
     The training dataset is read (for its centroids, cluster names and embedding model name) at export
     time only. Files are written into a temporary directory beside ``out`` and renamed at the end, so a
@@ -86,25 +112,15 @@ def export_model(path: str | Path, out: str | Path, plugins: Any, *, prefer: str
     from jasper_core.training.run_dir import RunDir, load_trained
 
     out = Path(out)
-    check_out(out)
+    check_free(out, OUT_HINT)
     setup, ckpt, checkpoint = load_trained(path, plugins, data=data, device="cpu", prefer=prefer)
     config = model_config(setup, ckpt, checkpoint)
     eval_file = RunDir.of_checkpoint(checkpoint).eval_file()
     evaluation = json.loads(eval_file.read_text(encoding="utf-8")) if eval_file.is_file() else None
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        tmp.mkdir()
+    with atomic_directory(out, "model directory", OUT_HINT) as tmp:
         save_file(_tensors(setup), str(tmp / WEIGHTS), metadata={"format": FORMAT, "version": str(VERSION)})
         (tmp / CONFIG).write_text(json.dumps(config, indent=2), encoding="utf-8")
         (tmp / CARD).write_text(model_card(config, evaluation, out.name), encoding="utf-8")
-        check_out(out)  # still free after the work?
-        if out.is_dir():
-            out.rmdir()
-        os.replace(tmp, out)
-    except OSError as exc:
-        raise JasperError(f"{out}: cannot write the model directory ({exc.strerror or exc})") from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if index:
+            write_training_index(tmp, setup.dataset, "faiss")
     return out, config

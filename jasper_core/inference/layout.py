@@ -13,6 +13,8 @@ VERSION = 1
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 CARD = "README.md"
+#: The optional index of the training corpus inside a model directory (``jasper export --faiss``).
+INDEX_DIR = "index"
 #: Text embedders that cannot embed new text (the data came as vectors).
 NOT_TEXT_MODELS = ("synthetic", "custom")
 

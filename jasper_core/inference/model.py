@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Sequence
@@ -13,9 +14,15 @@ import torch.nn.functional as F
 from jasper_core.contracts import ROUTING_WEIGHTS, Prediction, StepState
 from jasper_core.contracts.steering import SteeringInputs, steering as steering_formula
 from jasper_core.errors import JasperError
-from jasper_core.inference.layout import NOT_TEXT_MODELS, WEIGHTS, read_config
+from jasper_core.inference import store
+from jasper_core.inference.index import Backend, build_index
+from jasper_core.inference.layout import INDEX_DIR, NOT_TEXT_MODELS, WEIGHTS, read_config
+from jasper_core.progress import Progress
 from jasper_core.suggest import did_you_mean
 
+log = logging.getLogger("jasper.inference")
+#: Texts embedded at once; more are embedded in chunks of this size with progress lines.
+EMBED_CHUNK = 2048
 #: Temperature of the nearest-centroid routing of models without a router (as ``jasper explain``).
 NEAREST_CENTROID_TEMPERATURE = 0.05
 
@@ -57,9 +64,9 @@ class JasperModel:
         self.cluster_names = list(config["cluster_names"])
         self.state = StepState.after_training(self.centroids_target)
         self._embedder = None
-        self._corpus: torch.Tensor | None = None  # [S, D] unit-norm target-space
-        self._ids: list[Any] = []
-        self._source_cluster: torch.Tensor | None = None  # [S] long
+        self._fingerprint: str | None = None
+        #: the corpus :meth:`search` ranks (``index``/``load_index``; a model directory's ``index/`` on load)
+        self.corpus: store.Corpus | None = None
 
     @classmethod
     def load(cls, path: str | Path, *, device: str = "cpu") -> "JasperModel":
@@ -90,7 +97,10 @@ class JasperModel:
             target_space.load_state_dict(_prefixed(tensors, "target."))
         except RuntimeError as exc:
             raise JasperError(f"{folder / WEIGHTS}: the weights do not fit the stored recipe ({str(exc).splitlines()[0]})") from None
-        return cls(config, model, target_space, tensors["centroids"], tensors["centroids_target"], dev)
+        loaded = cls(config, model, target_space, tensors["centroids"], tensors["centroids_target"], dev)
+        if (folder / INDEX_DIR).is_dir():
+            loaded.load_index(folder / INDEX_DIR)
+        return loaded
 
     # -- inputs ---------------------------------------------------------------------------------
     @property
@@ -106,7 +116,8 @@ class JasperModel:
         return self.config.get("embedding_model")
 
     def embed(self, texts: Sequence[str]) -> torch.Tensor:
-        """``[N, D]`` raw embeddings of ``texts`` with the model's stored embedding model.
+        """``[N, D]`` raw embeddings of ``texts`` with the model's stored embedding model (progress logged
+        to ``jasper.inference`` for more than :data:`EMBED_CHUNK` texts).
 
         Raises:
             InferenceError: the model has no text embedding model (its data came as vectors).
@@ -118,8 +129,16 @@ class JasperModel:
                                      "model, so text cannot be embedded for it; pass float tensors [N, D] instead")
             import jasper_plugins.data.builder as builder
 
+            log.debug("loading the embedding model %s", name)
             self._embedder = builder.sentence_transformer_embedder(name, progress=False)
-        return self._embedder(list(texts)).float()
+        texts = list(texts)
+        if len(texts) <= EMBED_CHUNK:
+            return self._embedder(texts).float()
+        progress, parts = Progress(log, "embedding texts", len(texts)), []
+        for start in range(0, len(texts), EMBED_CHUNK):
+            parts.append(self._embedder(texts[start:start + EMBED_CHUNK]).float())
+            progress.update(start + len(parts[-1]))
+        return torch.cat(parts)
 
     def _matrix(self, x: Any, what: str) -> torch.Tensor:
         """Texts (embedded) or a float tensor / array ``[N, D]`` (or one ``[D]`` row) → ``[N, D]`` on the device."""
@@ -134,6 +153,11 @@ class JasperModel:
         if out.dim() != 2 or out.shape[1] != self.dim:
             raise InferenceError(f"{what} must be texts or a float array [N, {self.dim}], got shape {list(out.shape)}")
         return out.to(self.device, torch.float32)
+
+    def queries(self, queries: Any) -> torch.Tensor:
+        """``[N, D]`` raw question embeddings of ``queries`` (texts are embedded; a matrix is checked and kept),
+        to pass to several methods without embedding the texts each time."""
+        return self._matrix(queries, "queries")
 
     def cluster_index(self, name: str) -> int:
         """Row of cluster ``name``; raises InferenceError with a did-you-mean and the names."""
@@ -191,23 +215,73 @@ class JasperModel:
         return (sims / NEAREST_CENTROID_TEMPERATURE).softmax(dim=-1).cpu()
 
     # -- search ---------------------------------------------------------------------------------
-    def index(self, sources: Any, ids: Sequence[Any] | None = None) -> "JasperModel":
-        """Encode and keep a corpus (texts or ``[S, D]``) for :meth:`search`; each source is assigned the cluster of
-        its nearest target-space centroid. ``ids`` default to ``0..S-1``. Returns self."""
-        corpus = F.normalize(self.encode_corpus(sources), dim=-1)
+    @property
+    def fingerprint(self) -> str:
+        """What an encoded corpus depends on besides the corpus (:func:`jasper_core.inference.store.fingerprint`)."""
+        if self._fingerprint is None:
+            self._fingerprint = store.fingerprint(self.target_space, self.centroids_target, self.cluster_names)
+        return self._fingerprint
+
+    def _unit_centroids(self) -> torch.Tensor:
+        return F.normalize(self.centroids_target.float(), dim=-1)
+
+    def _lists(self, clusters: Any, corpus: torch.Tensor) -> torch.Tensor:
+        """``[S]`` long list of each source: its given cluster (a name or number), else (``None``, ``-1``, or no
+        ``clusters`` at all) the nearest target-space centroid."""
+        nearest = (corpus @ self._unit_centroids().to(corpus.device).T).argmax(dim=1)
+        if clusters is None:
+            return nearest
+        if len(clusters) != corpus.shape[0]:
+            raise InferenceError(f"{len(clusters)} clusters for {corpus.shape[0]} sources")
+        rows = [self.cluster_index(c) if isinstance(c, str) else -1 if c is None else int(c) for c in clusters]
+        bad = [r for r in rows if not -1 <= r < self.num_clusters]
+        if bad:
+            raise InferenceError(f"cluster number {bad[0]} out of range; this model has clusters 0..{self.num_clusters - 1}")
+        given = torch.tensor(rows, dtype=torch.long, device=corpus.device)
+        return torch.where(given >= 0, given, nearest)
+
+    def index(self, sources: Any, ids: Sequence[Any] | None = None, clusters: Sequence[Any] | None = None, *,
+              texts: Sequence[str] | None = None, backend: Backend = "auto",
+              corpus_sha256: str | None = None) -> "JasperModel":
+        """Encode a corpus (texts or ``[S, D]``) and keep it for :meth:`search`. Returns self.
+
+        Args:
+            ids: one per source, default ``0..S-1``.
+            clusters: the cluster (name or number) of each source: its list for routed search. Sources without
+                one (``None`` or ``-1``, or no ``clusters``) go to their nearest target-space centroid.
+            texts: returned with the hits (default: the sources when they are texts).
+            backend: ``"faiss"`` (an IVF whose lists are the clusters; torch with one warning when FAISS is
+                not installed), ``"torch"``, or ``"auto"`` (FAISS when installed).
+            corpus_sha256: the content hash of the file the corpus came from (recorded in a saved index).
+        """
+        if texts is None:
+            texts = [sources] if isinstance(sources, str) else list(sources) if _is_texts(sources) else None
+        corpus = F.normalize(self.encode_corpus(sources).to(self.device), dim=-1)
         ids = list(range(corpus.shape[0])) if ids is None else list(ids)
-        if len(ids) != corpus.shape[0]:
-            raise InferenceError(f"{len(ids)} ids for {corpus.shape[0]} sources")
-        self._corpus, self._ids = corpus, ids
-        self._source_cluster = (corpus @ F.normalize(self.centroids_target.float().cpu(), dim=-1).T).argmax(dim=1)
+        if len(ids) != corpus.shape[0] or texts is not None and len(texts) != len(ids):
+            raise InferenceError(f"{len(ids)} ids{'' if texts is None else f' and {len(texts)} texts'} for {corpus.shape[0]} sources")
+        lists = self._lists(clusters, corpus)
+        built = build_index(corpus, lists, self._unit_centroids(), backend)
+        self.corpus = store.Corpus(built, ids, texts, lists.cpu(), self.fingerprint, self.embedding_model, corpus_sha256)
         return self
 
-    @property
-    def source_cluster(self) -> torch.Tensor:
-        """``[S]`` long cluster of each indexed source."""
-        if self._source_cluster is None:
-            raise InferenceError("no corpus indexed yet; call index(sources) first")
-        return self._source_cluster
+    def save_index(self, folder: str | Path) -> Path:
+        """Write the indexed corpus as an index directory (reloaded by :meth:`load_index`); returns it."""
+        return store.save(self._indexed(), folder)
+
+    def load_index(self, folder: str | Path, *, backend: Backend = "auto") -> "JasperModel":
+        """Search the corpus of an index directory from now on (no re-encoding). Returns self.
+
+        Raises:
+            JasperError: not an index directory, or one built for another model (the corpus must be re-encoded).
+        """
+        self.corpus = store.load(folder, self.fingerprint, self._unit_centroids().cpu(), backend)
+        return self
+
+    def _indexed(self) -> store.Corpus:
+        if self.corpus is None:
+            raise InferenceError("no corpus indexed yet; call index(sources) or load_index(folder) first")
+        return self.corpus
 
     def search(self, queries: Any, k: int = 10, steering: Any = None,
                routed_top_m: int | None = None) -> list[list[dict[str, Any]]]:
@@ -215,26 +289,34 @@ class JasperModel:
 
         Args:
             queries: texts or ``[N, D]``. k: results per query. steering: as in :meth:`steering`.
-            routed_top_m: only sources of the router's top-m clusters are candidates.
+            routed_top_m: only sources of the router's top-m clusters are candidates (the index's lists).
 
         Returns:
-            per query, up to ``k`` dicts ``{"id", "score", "cluster"}``, best first.
+            per query, up to ``k`` dicts ``{"id", "score", "cluster"}`` (and ``"text"`` when the corpus came
+            as text), best first.
         """
-        clusters = self.source_cluster
+        corpus = self._indexed()
         if k < 1:
             raise InferenceError(f"k must be at least 1, got {k}")
+        if routed_top_m is not None and not 1 <= routed_top_m <= self.num_clusters:
+            raise InferenceError(f"routed_top_m must be between 1 and {self.num_clusters}, got {routed_top_m}")
         out = self.forward(queries, steering)
-        scores = F.normalize(out.prediction.float().cpu(), dim=-1) @ self._corpus.T  # [N, S]
-        if routed_top_m is not None:
-            if not 1 <= routed_top_m <= self.num_clusters:
-                raise InferenceError(f"routed_top_m must be between 1 and {self.num_clusters}, got {routed_top_m}")
-            top = self._route(out).topk(routed_top_m, dim=1).indices  # [N, m]
-            allowed = (clusters.unsqueeze(0).unsqueeze(2) == top.unsqueeze(1)).any(dim=2)  # [N, S]
-            scores = scores.masked_fill(~allowed, float("-inf"))
-        values, rows = scores.topk(min(k, scores.shape[1]), dim=1)
-        return [[{"id": self._ids[r], "score": float(v), "cluster": self.cluster_names[int(clusters[r])]}
-                 for v, r in zip(vs.tolist(), rs.tolist()) if v != float("-inf")]
-                for vs, rs in zip(values, rows)]
+        lists = None if routed_top_m is None else self._route(out).topk(routed_top_m, dim=1).indices  # [N, m]
+        hits = corpus.index.search(F.normalize(out.prediction.float(), dim=-1), k, lists)
+        results = []
+        for scores, rows in zip(hits.scores.tolist(), hits.rows.tolist()):
+            results.append([self._hit(corpus, r, v) for v, r in zip(scores, rows) if r >= 0])
+        return results
+
+    def _hit(self, corpus: store.Corpus, row: int, score: float) -> dict[str, Any]:
+        hit = {"id": corpus.ids[row], "score": score, "cluster": self.cluster_names[int(corpus.clusters[row])]}
+        if corpus.texts is not None:
+            hit["text"] = corpus.texts[row]
+        return hit
+
+
+def _is_texts(x: Any) -> bool:
+    return isinstance(x, (list, tuple)) and bool(x) and all(isinstance(t, str) for t in x)
 
 
 def _prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

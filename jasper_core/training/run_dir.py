@@ -27,7 +27,7 @@ from typing import Any, Iterator, Literal
 import torch
 
 from jasper_core.contracts import EvalResults
-from jasper_core.errors import CheckpointError, JasperError
+from jasper_core.errors import CheckpointError, DatasetError, JasperError
 from jasper_core.recipe import recipe_from_text, recipe_to_toml
 from jasper_core.recipe.overrides import set_override
 from jasper_core.training.assemble import Setup, assemble
@@ -220,8 +220,15 @@ def checkpoint_state(setup: Setup, *, step: int, epoch: int, generator: torch.Ge
                 "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
         "recipe": recipe_to_toml(setup.recipe), "metrics": json.loads(json.dumps(metrics)),
         "best": dict(best), "skipped_steps": skipped_steps, "logger_state": dict(logger_state),
-        "dataset": {"dim": ds.dim, "num_clusters": ds.num_clusters, "cluster_names": list(ds.cluster_names)},
+        "dataset": {"dim": ds.dim, "num_clusters": ds.num_clusters, "cluster_names": list(ds.cluster_names),
+                    "path": _dataset_path(ds)},
     }
+
+
+def _dataset_path(ds: Any) -> str | None:
+    """The dataset's directory, absolute (found again by :func:`load_trained` from any working directory)."""
+    path = ds.describe().get("path")
+    return str(Path(path).resolve()) if path else None
 
 
 def load_weights(setup: Setup, ckpt: dict[str, Any]) -> None:
@@ -260,8 +267,17 @@ def load_trained(path: str | Path, plugins: Any, *, data: str | None = None, dev
     if device:
         overrides.append(set_override("train.device", device))
     recipe = recipe_from_text(ckpt["recipe"], plugins.registries, source=f"{p} (stored recipe)", overrides=overrides)
+    stored = ckpt.get("dataset", {})
+    typed, found = getattr(recipe.data.config, "path", None), stored.get("path")
+    if not data and isinstance(typed, str) and found and not Path(typed).expanduser().exists():
+        # a relative data.path typed in another working directory: use where training found the dataset
+        if not Path(found).is_dir():
+            raise DatasetError(f"{typed}: dataset directory not found ({p} was trained on {found}); "
+                               "pass --data DIR if the dataset moved")
+        overrides.append(set_override("data.path", found))
+        recipe = recipe_from_text(ckpt["recipe"], plugins.registries, source=f"{p} (stored recipe)", overrides=overrides)
     setup = assemble(recipe, plugins.registries)
-    stored, ds = ckpt.get("dataset", {}), setup.dataset
+    ds = setup.dataset
     for key, have in (("dim", ds.dim), ("num_clusters", ds.num_clusters)):
         if key in stored and stored[key] != have:
             raise CheckpointError(f"{p}: the model was trained on data with {key} = {stored[key]}, "

@@ -8,13 +8,14 @@ formulas live in :mod:`jasper_core.contracts.steering`) and centroid distance â†
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import torch
 
@@ -92,8 +93,9 @@ def sentence_transformer_embedder(model_name: str = DEFAULT_MODEL, batch_size: i
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError:
-        raise DatasetError("embedding texts needs sentence-transformers; pip install 'jasper[text]'") from None
-    model = _load_model(SentenceTransformer, model_name)
+        raise DatasetError("embedding texts needs sentence-transformers; pip install 'jasper-retrieval[text]'") from None
+    with _progress_bars(progress):
+        model = _load_model(SentenceTransformer, model_name)
 
     def embed(texts: Sequence[str]) -> torch.Tensor:
         return model.encode(list(texts), batch_size=batch_size, convert_to_tensor=True, normalize_embeddings=True,
@@ -101,6 +103,26 @@ def sentence_transformer_embedder(model_name: str = DEFAULT_MODEL, batch_size: i
 
     embed.model_name = model_name  # type: ignore[attr-defined]
     return embed
+
+
+@contextlib.contextmanager
+def _progress_bars(enabled: bool) -> Iterator[None]:
+    """With ``enabled`` false, transformers' and huggingface_hub's progress bars ("Loading weights") are off
+    inside the block and restored after it (no environment variable is set)."""
+    try:
+        import transformers.utils.logging as tf_logging
+    except ImportError:  # pragma: no cover - sentence-transformers depends on transformers
+        yield
+        return
+    was_on = tf_logging.is_progress_bar_enabled()
+    if enabled or not was_on:
+        yield
+        return
+    tf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        tf_logging.enable_progress_bar()
 
 
 def _load_model(cls, model_name: str):

@@ -90,7 +90,7 @@ def read_h5(root: Path) -> Tensors:
     try:
         import h5py
     except ImportError:
-        raise DatasetError(f"{root / H5_FILE}: reading dataset.h5 needs h5py; pip install 'jasper[h5]'") from None
+        raise DatasetError(f"{root / H5_FILE}: reading dataset.h5 needs h5py; pip install 'jasper-retrieval[h5]'") from None
     out: Tensors = {}
     path = root / H5_FILE
     try:

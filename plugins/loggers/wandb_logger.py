@@ -51,7 +51,7 @@ class WandbLogger:
         try:
             import wandb
         except ImportError:
-            raise ValueError("logger \"wandb\" needs the wandb package; pip install 'jasper[wandb]'") from None
+            raise ValueError("logger \"wandb\" needs the wandb package; pip install 'jasper-retrieval[wandb]'") from None
         run_id = run.logger_state.get("wandb_run_id") or uuid.uuid4().hex[:8]
         run.logger_state["wandb_run_id"] = run_id
         self.run = wandb.init(project=self.config.project, id=run_id, resume="allow", dir=str(self.run_dir),

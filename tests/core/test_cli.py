@@ -15,7 +15,7 @@ def test_cli__plugins_table_lists_every_kind_with_plugin(capsys):
     out = capsys.readouterr().out
     for kind in ("dataset", "model", "encoder", "loss", "schedule", "metric", "logger"):
         assert kind in out
-    assert "jasper 0.1.0" in out and "temperature=0.05" in out
+    assert "jasper-retrieval 0.1.0" in out and "temperature=0.05" in out
 
 
 def test_cli__plugins_json_shape(capsys):

@@ -20,7 +20,7 @@ def _module(name: str, **hooks) -> types.ModuleType:
 def test_load_plugins__builtins_register_every_kind_except_routers(plugins):
     kinds = {e.kind for e in plugins.registries.entries()}
     assert {"dataset", "model", "encoder", "loss", "schedule", "metric", "logger"} <= kinds
-    assert all(e.plugin.startswith("jasper ") for e in plugins.registries.entries())
+    assert all(e.plugin.startswith("jasper-retrieval ") for e in plugins.registries.entries())
 
 
 def test_load_plugins__throwaway_plugin_registers_and_goes_away():
@@ -53,8 +53,8 @@ def test_load_plugins__duplicate_name_fails_the_newcomer_naming_both():
 
     loaded = plugins_with(_module("dupe", jasper_register_losses=jasper_register_losses))
     [failure] = loaded.failures
-    assert "jasper 0.1.0" in failure.error and "already registered" in failure.error
-    assert loaded.registries.loss.get("infonce").plugin.startswith("jasper ")
+    assert "jasper-retrieval 0.1.0" in failure.error and "already registered" in failure.error
+    assert loaded.registries.loss.get("infonce").plugin.startswith("jasper-retrieval ")
 
 
 def test_load_plugins__misspelt_hook_is_reported_with_suggestion():
@@ -89,7 +89,7 @@ def test_load_plugins__strict_mode_raises():
 def test_load_plugins__disable_env_skips_builtin(monkeypatch):
     monkeypatch.setenv("JASPER_DISABLE_PLUGINS", "losses")
     loaded = load_plugins()
-    assert len(loaded.registries.loss) == 0 and "jasper:losses" in loaded.disabled
+    assert len(loaded.registries.loss) == 0 and "jasper-retrieval:losses" in loaded.disabled
     assert "jepa" in loaded.registries.model
 
 

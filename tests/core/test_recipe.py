@@ -41,7 +41,7 @@ def test_recipe__all_problems_reported_together(registries):
     text = str(err)
     assert text.startswith("broken.toml has 7 problems:")
     assert "model.hidden_dim: expected int, got 'wide'" in text
-    assert 'loss[1].temperature: must be > 0, got -0.1   (loss "infonce" from jasper 0.1.0)' in text
+    assert 'loss[1].temperature: must be > 0, got -0.1   (loss "infonce" from jasper-retrieval 0.1.0)' in text
     assert 'loss[1]: unknown key "temprature"; did you mean "temperature"?' in text
     assert 'loss[2].type: "infonse" is not a registered loss; did you mean "infonce"?' in text
     assert "available: centroid, disentanglement, infonce, jepa, residual_penalty, routing_ce, routing_entropy, vicreg" in text

@@ -20,10 +20,10 @@ def test_registry__add_and_get():
 
 def test_registry__duplicate_names_both_plugins():
     reg = Registry("loss")
-    reg.add("infonce", dict, plugin="jasper 0.1.0")
+    reg.add("infonce", dict, plugin="jasper-retrieval 0.1.0")
     with pytest.raises(RegistryError) as err:
         reg.add("infonce", list, plugin="jasper-other 2.0")
-    assert "jasper 0.1.0" in str(err.value) and "jasper-other 2.0" in str(err.value)
+    assert "jasper-retrieval 0.1.0" in str(err.value) and "jasper-other 2.0" in str(err.value)
 
 
 def test_registry__unknown_name_suggests_closest_and_lists_available():

@@ -90,7 +90,9 @@ def test_search__rank_of_the_true_source_agrees_with_true_ranks(model, trained):
 def test_search__routed_over_every_cluster_is_exact_search_and_top1_stays_in_its_cluster(model, trained):
     _, ds, _, q = trained
     model.index(ds.sources, ids=[f"s{i}" for i in range(ds.sources.shape[0])])
-    assert model.search(q, k=5, routed_top_m=model.num_clusters) == model.search(q, k=5)
+    routed, exact = model.search(q, k=5, routed_top_m=model.num_clusters), model.search(q, k=5)
+    assert [[h["id"] for h in hits] for hits in routed] == [[h["id"] for h in hits] for hits in exact]
+    assert [h["score"] for hits in routed for h in hits] == pytest.approx([h["score"] for hits in exact for h in hits], abs=1e-5)
     weights = model.route(q)
     assert weights.shape == (q.shape[0], 4) and torch.allclose(weights.sum(1), torch.ones(q.shape[0]), atol=1e-5)
     top = weights.argmax(1)
@@ -166,3 +168,24 @@ def test_import_jasper__is_cheap():
 
     code = "import sys, jasper; assert callable(jasper.load); print(sorted(m for m in ('torch', 'jasper_core') if m in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+
+
+def test_jasper_facade__names_the_implementation_objects():
+    import jasper_core
+    import jasper_core.inference as inference
+
+    assert jasper.hookimpl is jasper_core.hookimpl and jasper.load_plugins is jasper_core.load_plugins
+    assert jasper.JasperModel is inference.JasperModel and jasper.__version__ == jasper_core.__version__
+
+
+def test_embed__long_lists_are_embedded_in_chunks_with_progress_lines(model, monkeypatch, caplog):
+    import logging
+
+    import jasper_core.inference.model as inference_model
+
+    calls = []
+    monkeypatch.setattr(inference_model, "EMBED_CHUNK", 2)
+    monkeypatch.setattr(model, "_embedder", lambda texts: calls.append(len(texts)) or torch.ones(len(texts), 16))
+    with caplog.at_level(logging.INFO, logger="jasper"):
+        out = model.embed(["a text"] * 5)
+    assert out.shape == (5, 16) and calls == [2, 2, 1] and "embedding texts: 5 done in" in caplog.text

@@ -57,7 +57,7 @@ def test_search_cli__json_lines_equal_the_python_api(exported, files, capsys):
 def test_search_cli__broken_corpus_is_one_error_line(exported, tmp_path, capsys, content, message):
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text(content)
-    assert main(["search", str(exported), "--corpus", str(corpus), "--question", "q"]) == 1
+    assert main(["search", str(exported), "--corpus", str(corpus), "--question", "q", "-q"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err, err
 
@@ -71,10 +71,39 @@ def test_search_cli__missing_files_and_bad_hints(exported, files, tmp_path, caps
         (["--corpus", str(corpus), "--question", "how do I open a file?"], "not a text model"),
     ]
     for args, message in cases:
-        assert main(["search", str(exported), *args]) == 1, args
+        assert main(["search", str(exported), *args, "--quiet"]) == 1, args
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and message in err, (args, err)
     empty = tmp_path / "empty.txt"
     empty.write_text("\n")
     assert main(["search", str(exported), "--corpus", str(corpus), "--questions", str(empty)]) == 1
     assert "no questions" in capsys.readouterr().err
+
+
+def test_search_cli__the_corpus_is_encoded_once_then_read_from_the_cache(exported, files, tmp_path, monkeypatch, capsys):
+    from jasper_core.inference.model import JasperModel
+
+    source, qfile, _, _ = files
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text(source.read_text() + json.dumps({"id": "extra", "embedding": [0.5] * 16}) + "\n")
+    args = ["search", str(exported), "--corpus", str(corpus), "--questions", str(qfile), "--json", "--routed-top-m", "2"]
+    assert main(args) == 0
+    first = capsys.readouterr()
+    assert "encoding 21 sources" in first.err and "cached the encoded corpus" in first.err
+
+    def no_encoding(self, sources):
+        raise AssertionError("the corpus was encoded again")
+
+    monkeypatch.setattr(JasperModel, "encode_corpus", no_encoding)
+    assert main([*args, "--save-index", str(tmp_path / "ix")]) == 0
+    second = capsys.readouterr()
+    assert second.out == first.out and "21 encoded sources from the cache" in second.err
+    assert main(["search", str(exported), "--index", str(tmp_path / "ix"), "--questions", str(qfile), "--json",
+                 "--routed-top-m", "2", "-q"]) == 0
+    third = capsys.readouterr()
+    assert third.out == first.out and third.err == ""  # -q: no info lines
+    line = json.loads(first.out.splitlines()[0])
+    assert line["routed_cluster"].startswith("topic-") and 0 < line["routing_weight"] <= 1
+    corpus.write_text(corpus.read_text() + json.dumps({"id": "more", "embedding": [0.1] * 16}) + "\n")
+    with pytest.raises(AssertionError, match="encoded again"):  # another content: another cache entry
+        main(args)

@@ -61,3 +61,22 @@ def test_explain_cli__unknown_cluster_suggests_the_name(text_run, capsys):
 def test_explain_cli__refuses_text_for_a_synthetic_dataset(tiny_run, capsys):
     assert main(["explain", str(tiny_run.path), "--question", QUESTION]) == 1
     assert "not a text model" in capsys.readouterr().err
+
+
+def test_explain_cli__batch_of_questions_loads_the_model_once(text_run, tmp_path, capsys, monkeypatch):
+    import jasper_plugins.xai.command as command
+
+    loads = []
+    real = command.load_trained
+    monkeypatch.setattr(command, "load_trained", lambda *a, **k: loads.append(1) or real(*a, **k))
+    questions = tmp_path / "questions.txt"
+    questions.write_text(f"{QUESTION}\nHow to parse a JSON string?\n\nHow do I start a thread?\n")
+    capsys.readouterr()
+    assert main(["explain", str(text_run), "--questions", str(questions), "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["question"] for r in rows] == [QUESTION, "How to parse a JSON string?", "How do I start a thread?"]
+    assert all(r["primary_subspace"] in ("concurrency", "files", "formats") for r in rows) and loads == [1]
+    assert [command._figure_path("out/f.png", i, n).as_posix() for i, n in ((0, 1), (0, 3), (2, 3))] == [
+        "out/f.png", "out/f-1.png", "out/f-3.png"]  # one figure per question in batch mode
+    assert main(["explain", str(text_run), "--questions", str(questions), "-q"]) == 0
+    assert capsys.readouterr().out.count("routed to") == 3

@@ -152,5 +152,5 @@ def test_sentence_transformer_embedder__offline_normalised_float_rows(monkeypatc
     with pytest.raises(DatasetError, match=f"embedding model '{DEFAULT_MODEL}' is not installed"):
         sentence_transformer_embedder()
     monkeypatch.setitem(sys.modules, "sentence_transformers", None)
-    with pytest.raises(DatasetError, match=r"needs sentence-transformers; pip install 'jasper\[text\]'"):
+    with pytest.raises(DatasetError, match=r"needs sentence-transformers; pip install 'jasper-retrieval\[text\]'"):
         sentence_transformer_embedder()
