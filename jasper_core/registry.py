@@ -18,7 +18,7 @@ from jasper_core.errors import RegistryError
 from jasper_core.suggest import did_you_mean
 
 #: The component kinds, in the order ``jasper plugins`` lists them.
-KINDS: tuple[str, ...] = ("dataset", "model", "encoder", "router", "loss", "schedule", "metric", "logger")
+KINDS: tuple[str, ...] = ("dataset", "model", "encoder", "router", "loss", "schedule", "metric", "logger", "embedder")
 
 #: The registration hook of each kind.
 REGISTER_HOOKS: dict[str, str] = {
@@ -30,6 +30,7 @@ REGISTER_HOOKS: dict[str, str] = {
     "schedule": "jasper_register_schedules",
     "metric": "jasper_register_metrics",
     "logger": "jasper_register_loggers",
+    "embedder": "jasper_register_embedders",
 }
 
 

@@ -103,3 +103,13 @@ def jasper_register_loggers(registry: Registrar) -> None:
             lifecycle hooks in :mod:`jasper_core.hookspecs.lifecycle` (marked with ``hookimpl``);
             the trainer registers it with the plugin manager for the duration of a run.
     """
+
+
+@hookspec
+def jasper_register_embedders(registry: Registrar) -> None:
+    """Register text embedders (what turns query and corpus texts into raw embeddings at search time).
+
+    Args:
+        registry: ``factory(config, *, model_name)`` returns a callable ``texts (list[str]) -> [N, D]``
+            float tensor of L2-normalised embeddings from the embedding model ``model_name``.
+    """

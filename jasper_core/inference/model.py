@@ -23,6 +23,8 @@ from jasper_core.suggest import did_you_mean
 log = logging.getLogger("jasper.inference")
 #: Texts embedded at once; more are embedded in chunks of this size with progress lines.
 EMBED_CHUNK = 2048
+#: The text embedder ("embedder" registry) of a model whose config.json names none.
+DEFAULT_EMBEDDER = "sentence_transformers"
 #: Temperature of the nearest-centroid routing of models without a router (as ``jasper explain``).
 NEAREST_CENTROID_TEMPERATURE = 0.05
 
@@ -64,6 +66,7 @@ class JasperModel:
         self.cluster_names = list(config["cluster_names"])
         self.state = StepState.after_training(self.centroids_target)
         self._embedder = None
+        self._registries = None  # the plugins' registries when loaded by :meth:`load` (the text embedder)
         self._fingerprint: str | None = None
         #: the corpus :meth:`search` ranks (``index``/``load_index``; a model directory's ``index/`` on load)
         self.corpus: store.Corpus | None = None
@@ -98,6 +101,7 @@ class JasperModel:
         except RuntimeError as exc:
             raise JasperError(f"{folder / WEIGHTS}: the weights do not fit the stored recipe ({str(exc).splitlines()[0]})") from None
         loaded = cls(config, model, target_space, tensors["centroids"], tensors["centroids_target"], dev)
+        loaded._registries = plugins.registries
         if (folder / INDEX_DIR).is_dir():
             loaded.load_index(folder / INDEX_DIR)
         return loaded
@@ -127,10 +131,12 @@ class JasperModel:
             if not name or name in NOT_TEXT_MODELS:
                 raise InferenceError(f"this model's data came from {name or 'an unnamed embedding model'!r}, not a text "
                                      "model, so text cannot be embedded for it; pass float tensors [N, D] instead")
-            import jasper_plugins.data.builder as builder
+            from jasper_core.plugin_manager import load_plugins
 
-            log.debug("loading the embedding model %s", name)
-            self._embedder = builder.sentence_transformer_embedder(name, progress=False)
+            registries = self._registries or load_plugins().registries
+            entry = registries["embedder"].get(self.config.get("embedder", DEFAULT_EMBEDDER))
+            log.debug("loading the embedding model %s with the %s embedder (%s)", name, entry.name, entry.plugin)
+            self._embedder = entry.factory(entry.config() if entry.config else None, model_name=name)
         texts = list(texts)
         if len(texts) <= EMBED_CHUNK:
             return self._embedder(texts).float()

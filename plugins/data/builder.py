@@ -17,10 +17,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
+import attrs
 import torch
 
 from jasper_core.contracts.steering import SteeringInputs, keyword_mean, stored_steering
 from jasper_core.errors import DatasetError
+from jasper_core.validators import at_least
 from jasper_plugins.data.writer import write_dataset
 from jasper_plugins.nn import l2_normalize
 
@@ -103,6 +105,17 @@ def sentence_transformer_embedder(model_name: str = DEFAULT_MODEL, batch_size: i
 
     embed.model_name = model_name  # type: ignore[attr-defined]
     return embed
+
+
+@attrs.frozen(kw_only=True)
+class SentenceTransformersConfig:
+    batch_size: int = attrs.field(default=64, validator=at_least(1))
+    progress: bool = False
+
+
+def sentence_transformers(config: SentenceTransformersConfig, *, model_name: str) -> Embedder:
+    """Texts → L2-normalised embeddings with a sentence-transformers model, loaded offline."""
+    return sentence_transformer_embedder(model_name, batch_size=config.batch_size, progress=config.progress)
 
 
 @contextlib.contextmanager
