@@ -15,7 +15,6 @@ import math
 
 import attrs
 import torch
-import torch.nn.functional as F
 
 from jasper_core import LossInputs
 from jasper_core.contracts.loss import GATHER, LOCAL, Distributed
