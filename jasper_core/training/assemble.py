@@ -13,6 +13,7 @@ from jasper_core.errors import Problem, RecipeError
 from jasper_core.recipe.component import Component, check_schedule_output
 from jasper_core.recipe.schema import Recipe
 from jasper_core.training.loss_composer import LossComposer
+from jasper_core.training.nonfinite import NonFiniteGuard
 from jasper_core.training.target_space import TargetSpace
 
 AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -46,6 +47,7 @@ class Setup:
     ema_decay: Callable[[int, int], float]
     curriculum: Callable[[int, int], Sequence[float]]
     autocast_dtype: torch.dtype | None
+    guard: NonFiniteGuard
 
     def step_state(self, step: int, total_steps: int) -> StepState:
         """The model's per-step input: position in training and target-space centroids ``[C, D]``."""
@@ -67,12 +69,15 @@ def _loss_names(recipe: Recipe) -> list[str]:
     return names
 
 
-def build_optimizer(recipe: Recipe, params: list[nn.Parameter]) -> torch.optim.Optimizer:
+def build_optimizer(recipe: Recipe, params: list[nn.Parameter], device: torch.device) -> torch.optim.Optimizer:
+    """Adam/AdamW with the fused kernel where the device has one (one kernel for all parameters; it
+    skips a non-finite step on the device), else the multi-tensor (``foreach``) form; SGD multi-tensor."""
     o = recipe.optim
     if o.type == "sgd":
-        return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
+        return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay, foreach=True)
     cls = torch.optim.AdamW if o.type == "adamw" else torch.optim.Adam
-    return cls(params, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
+    kind = {"fused": True} if device.type in ("cpu", "cuda") else {"foreach": True}
+    return cls(params, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay, **kind)
 
 
 def build_model(recipe: Recipe, registries: Any, dataset: Dataset, device: torch.device) -> tuple[Predictor, TargetSpace]:
@@ -131,10 +136,11 @@ def assemble(recipe: Recipe, registries: Any, *, device: torch.device | None = N
         model=model,
         target_space=target_space,
         composer=composer,
-        optimizer=build_optimizer(recipe, params),
+        optimizer=build_optimizer(recipe, params, device),
         scaler=torch.amp.GradScaler(device.type, enabled=precision == "fp16"),
         lr_schedule=build_schedule(recipe.optim.schedule, registries),
         ema_decay=build_schedule(recipe.target_space.decay, registries),
         curriculum=build_schedule(recipe.train.curriculum, registries, length=len(STEERING_VARIANTS)),
         autocast_dtype=AUTOCAST_DTYPES[precision],
+        guard=NonFiniteGuard(device, recipe.train.nonfinite, grad_norm_stops=precision != "fp16"),
     )
