@@ -48,6 +48,7 @@ class Setup:
     curriculum: Callable[[int, int], Sequence[float]]
     autocast_dtype: torch.dtype | None
     guard: NonFiniteGuard
+    compiled: Callable | None = None  # model_losses under torch.compile (train.compile), else None: eager
 
     def step_state(self, step: int, total_steps: int) -> StepState:
         """The model's per-step input: position in training and target-space centroids ``[C, D]``."""
@@ -128,6 +129,12 @@ def assemble(recipe: Recipe, registries: Any, *, device: torch.device | None = N
     composer = LossComposer(terms, recipe.train.loss_weighting).to(device)
     params = [p for p in list(model.parameters()) + list(composer.parameters()) if p.requires_grad]
     precision = recipe.train.precision
+    compiled = None
+    if recipe.train.compile != "off":
+        from jasper_core.training.compiled import compile_losses
+        from jasper_core.training.step import model_losses
+
+        compiled = compile_losses(model_losses, recipe.train.compile)
     return Setup(
         recipe=recipe,
         registries=registries,
@@ -143,4 +150,5 @@ def assemble(recipe: Recipe, registries: Any, *, device: torch.device | None = N
         curriculum=build_schedule(recipe.train.curriculum, registries, length=len(STEERING_VARIANTS)),
         autocast_dtype=AUTOCAST_DTYPES[precision],
         guard=NonFiniteGuard(device, recipe.train.nonfinite, grad_norm_stops=precision != "fp16"),
+        compiled=compiled,
     )

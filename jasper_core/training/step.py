@@ -8,8 +8,6 @@ without a fused kernel — SGD here — costs one host read per step to skip.)
 
 from __future__ import annotations
 
-import contextlib
-
 import attrs
 import torch
 from torch.profiler import record_function
@@ -30,12 +28,6 @@ class StepResult:
     taken: torch.Tensor
 
 
-def autocast(setup: Setup):
-    if setup.autocast_dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=setup.device.type, dtype=setup.autocast_dtype)
-
-
 def encode_targets(setup: Setup, batch: Batch, step: int, total_steps: int) -> tuple[StepState, torch.Tensor, torch.Tensor]:
     """The centroids ``[C, D]``, the source ``[B, D]`` and its negatives ``[B, K, D]`` in the target
     space, encoded in one call. Returns ``(state, positive, negatives)``."""
@@ -43,16 +35,24 @@ def encode_targets(setup: Setup, batch: Batch, step: int, total_steps: int) -> t
     return StepState(step=step, total_steps=max(total_steps, 1), centroids=centroids), positive, negatives
 
 
-def compute_losses(setup: Setup, batch: Batch, *, step: int, total_steps: int, aux_active: bool = True):
-    """Forward pass and losses. Returns ``(total, components, prediction)``."""
-    state, positive, negatives = encode_targets(setup, batch, step, total_steps)
-    with autocast(setup):
-        prediction = setup.model(batch.question, batch.steering, state)
+def model_losses(model: torch.nn.Module, composer: torch.nn.Module, batch: Batch, state: StepState,
+                 positive: torch.Tensor, negatives: torch.Tensor, autocast_dtype: torch.dtype | None, aux_active: bool):
+    """The model's forward and the losses (what ``train.compile`` compiles). Returns ``(total, components, prediction)``."""
+    device_type = batch.question.device.type
+    with torch.autocast(device_type=device_type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+        prediction = model(batch.question, batch.steering, state)
     inputs = LossInputs(prediction=prediction.prediction.float(), positive=positive, negatives=negatives,
                         negative_tiers=batch.negative_tiers, cluster=batch.cluster, state=state,
                         explanation=prediction.explanation)
-    total, parts = setup.composer(inputs, aux_active=aux_active)
+    total, parts = composer(inputs, aux_active=aux_active)
     return total, parts, prediction
+
+
+def compute_losses(setup: Setup, batch: Batch, *, step: int, total_steps: int, aux_active: bool = True):
+    """Forward pass and losses (compiled when ``train.compile`` is on). Returns ``(total, components, prediction)``."""
+    state, positive, negatives = encode_targets(setup, batch, step, total_steps)
+    forward = setup.compiled or model_losses
+    return forward(setup.model, setup.composer, batch, state, positive, negatives, setup.autocast_dtype, aux_active)
 
 
 def clip_gradients(optimizer: torch.optim.Optimizer, max_norm: float, device: torch.device) -> torch.Tensor:
