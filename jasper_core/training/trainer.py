@@ -203,6 +203,7 @@ class Trainer:
         taken, steps = 0.0, 0  # steps whose update was applied (a device tensor), all steps
         n_variants = len(STEERING_VARIANTS)
         variant_counts = torch.zeros(n_variants, device=setup.device)
+        ones = torch.ones(recipe.train.batch_size, device=setup.device)
         started, pairs_seen = time.perf_counter(), 0
         aux_active = epoch > recipe.train.aux_warmup_epochs
         train_pairs = setup.dataset.split("train")
@@ -212,7 +213,7 @@ class Trainer:
             result = train_step(setup, batch, step=step, total_steps=total, aux_active=aux_active)
             step += 1
             pairs_seen += len(batch)
-            variant_counts += torch.bincount(batch.steering_variant, minlength=n_variants)[:n_variants].float()
+            variant_counts.index_add_(0, batch.steering_variant, ones[: len(batch)])  # bincount would read its max on the host
             for k, v in result.metrics.items():
                 sums[k] = sums.get(k, 0.0) + v
             taken, steps = taken + result.taken, steps + 1
