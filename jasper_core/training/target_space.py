@@ -69,9 +69,8 @@ class TargetSpace(nn.Module):
             raise ValueError("online and target encoders have different parameters")
         if apply is None:
             torch._foreach_lerp_(target, online, 1.0 - decay)
-        else:  # θ_t += w·(θ_online − θ_t) with w = (1 − d)·apply, a device tensor: three multi-tensor kernels
-            delta = torch._foreach_sub(online, target)
-            torch._foreach_mul_(delta, apply.to(target[0].dtype) * (1.0 - decay))
-            torch._foreach_add_(target, delta)
+        else:  # the weight (1 − d)·apply is a device tensor: no host read
+            weight = apply.to(target[0].dtype) * (1.0 - decay)
+            torch._foreach_lerp_(target, online, [weight] * len(target))
         for tb, ob in zip(self.encoder.buffers(), online_encoder.buffers()):
             tb.copy_(ob)

@@ -46,6 +46,11 @@ def stored(table: torch.Tensor, device: torch.device) -> torch.Tensor:
     return table.to(device, torch.float32 if table.dtype == torch.float64 else table.dtype)
 
 
+def take(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``table[index]`` for a long ``index`` of any shape: rows ``[*index.shape, *table.shape[1:]]``."""
+    return table.index_select(0, index.reshape(-1)).reshape(*index.shape, *table.shape[1:])
+
+
 class JasperDataset:
     """A JASPER dataset held as tensors on one device; batches come from vectorised indexing.
 
@@ -137,22 +142,26 @@ class JasperDataset:
 
     def steering(self, pairs: torch.Tensor, variants: torch.Tensor) -> torch.Tensor:
         """``pairs [B]``, ``variants [B]`` codes (see ``jasper_core.VARIANTS``; 0 is no hint) → ``[B, D]``."""
-        rows = torch.stack([table[pairs] for table in self.steering_tables])  # [V-1, B, D]
-        rows = rows[(variants - 1).clamp_min(0), torch.arange(pairs.shape[0], device=pairs.device)].float()  # [B, D]
+        n = pairs.shape[0]
+        rows = torch.cat([table.index_select(0, pairs) for table in self.steering_tables])  # [(V-1)·B, D]
+        pick = (variants - 1).clamp_min(0) * n + torch.arange(n, device=pairs.device)  # [B]: each pair's variant row
+        rows = rows.index_select(0, pick).float()
         return rows * (variants > 0).unsqueeze(-1).to(rows.dtype)
 
     def gather(self, pairs: torch.Tensor, variants: torch.Tensor) -> Batch:
-        negatives = self.negatives[pairs]  # [B, K]
-        source_index = self.pair_source[pairs]  # [B]
+        """The batch of ``pairs [B]`` with steering ``variants [B]`` (``index_select``: a third of the
+        CPU time of advanced indexing; the embedding rows are upcast to float32 here)."""
+        negatives = take(self.negatives, pairs)  # [B, K]
+        source_index = take(self.pair_source, pairs)  # [B]
         return Batch(
-            question=self.question_table[self.pair_question[pairs]].float(),
+            question=take(self.question_table, take(self.pair_question, pairs)).float(),
             steering=self.steering(pairs, variants),
             steering_variant=variants,
-            source=self.source_table[source_index].float(),
-            negatives=self.source_table[negatives].float(),
-            negative_tiers=self.negative_tiers[pairs],
-            cluster=self.pair_cluster[pairs],
-            relevance=self.pair_relevance[pairs],
+            source=take(self.source_table, source_index).float(),
+            negatives=take(self.source_table, negatives).float(),
+            negative_tiers=take(self.negative_tiers, pairs),
+            cluster=take(self.pair_cluster, pairs),
+            relevance=take(self.pair_relevance, pairs),
             source_index=source_index,
             pair_index=pairs,
         )
