@@ -50,9 +50,11 @@ class Setup:
     guard: NonFiniteGuard
     compiled: Callable | None = None  # model_losses under torch.compile (train.compile), else None: eager
 
-    def step_state(self, step: int, total_steps: int) -> StepState:
-        """The model's per-step input: position in training and target-space centroids ``[C, D]``."""
-        return StepState(step=step, total_steps=max(total_steps, 1), centroids=self.target_space(self.dataset.centroids))
+    def step_state(self, step: int, total_steps: int, centroids: torch.Tensor | None = None) -> StepState:
+        """The model's per-step input: position in training and target-space centroids ``[C, D]``
+        (encoded here unless given)."""
+        centroids = self.target_space(self.dataset.centroids) if centroids is None else centroids
+        return StepState(step=step, total_steps=max(total_steps, 1), centroids=centroids)
 
 
 def build_schedule(comp: Component, registries: Any, *, length: int | None = None) -> Callable[[int, int], Any]:

@@ -32,7 +32,7 @@ def encode_targets(setup: Setup, batch: Batch, step: int, total_steps: int) -> t
     """The centroids ``[C, D]``, the source ``[B, D]`` and its negatives ``[B, K, D]`` in the target
     space, encoded in one call. Returns ``(state, positive, negatives)``."""
     centroids, positive, negatives = setup.target_space.encode(setup.dataset.centroids, batch.source, batch.negatives)
-    return StepState(step=step, total_steps=max(total_steps, 1), centroids=centroids), positive, negatives
+    return setup.step_state(step, total_steps, centroids), positive, negatives
 
 
 def model_losses(model: torch.nn.Module, composer: torch.nn.Module, batch: Batch, state: StepState,

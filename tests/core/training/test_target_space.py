@@ -12,14 +12,21 @@ from jasper_core.training.target_space import TargetSpace
 from jasper_core.training.batches import epoch_batches
 
 
-def test_target_space__ema_update_formula():
+def _moved_online():
+    """An EMA target space and its online encoder moved away from it; the target's weights before."""
     online = torch.nn.Linear(4, 4)
     target = TargetSpace("ema", online)
     before = copy.deepcopy(target.encoder.state_dict())
     with torch.no_grad():
         for p in online.parameters():
             p.add_(1.0)
-    target.update(online, 0.9)
+    return online, target, before
+
+
+@pytest.mark.parametrize("apply", [None, torch.tensor(True)])  # a host float weight, or a device flag
+def test_target_space__ema_update_formula(apply):
+    online, target, before = _moved_online()
+    target.update(online, 0.9, apply)
     for name, value in target.encoder.state_dict().items():
         expected = 0.9 * before[name] + 0.1 * online.state_dict()[name]
         assert torch.allclose(value, expected, atol=1e-6)
@@ -84,18 +91,10 @@ def test_online_encoder__receives_gradients_and_target_follows(setup):
     assert any(changed)  # the EMA moved toward the trained online encoder
 
 
-def test_target_space__ema_update_with_a_device_flag():
-    online = torch.nn.Linear(4, 4)
-    target = TargetSpace("ema", online)
-    before = copy.deepcopy(target.encoder.state_dict())
-    with torch.no_grad():
-        for p in online.parameters():
-            p.add_(1.0)
+def test_target_space__ema_update_skipped_by_a_device_flag():
+    online, target, before = _moved_online()
     target.update(online, 0.9, torch.tensor(False))  # a step skipped on the device: the target stays
     assert all(torch.equal(v, before[k]) for k, v in target.encoder.state_dict().items())
-    target.update(online, 0.9, torch.tensor(True))
-    for name, value in target.encoder.state_dict().items():
-        assert torch.allclose(value, 0.9 * before[name] + 0.1 * online.state_dict()[name], atol=1e-6)
 
 
 def test_target_space__encode_many_in_one_call_keeps_shapes():
