@@ -51,7 +51,10 @@ def model_losses(model: torch.nn.Module, composer: torch.nn.Module, batch: Batch
 def compute_losses(setup: Setup, batch: Batch, *, step: int, total_steps: int, aux_active: bool = True):
     """Forward pass and losses (compiled when ``train.compile`` is on). Returns ``(total, components, prediction)``."""
     state, positive, negatives = encode_targets(setup, batch, step, total_steps)
-    forward = setup.compiled or model_losses
+    forward = model_losses
+    if setup.compiled is not None:
+        torch.compiler.cudagraph_mark_step_begin()  # a new step: CUDA graphs (reduce-overhead) may reuse their buffers
+        forward = setup.compiled
     return forward(setup.model, setup.composer, batch, state, positive, negatives, setup.autocast_dtype, aux_active)
 
 
