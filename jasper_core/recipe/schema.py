@@ -71,6 +71,7 @@ class TrainSection:
     balanced_batches: bool = False
     loss_weighting: Literal["fixed", "uncertainty"] = "fixed"
     log_every: int = attrs.field(default=10, validator=at_least(1))
+    compile: Literal["off", "default", "reduce-overhead", "max-autotune"] = "off"
     checkpoint_every: int = attrs.field(default=0, validator=at_least(0))
     keep_checkpoints: int = attrs.field(default=3, validator=at_least(1))
     curriculum: Component = component("schedule", {"type": "steering_curriculum"})

@@ -13,6 +13,7 @@ from jasper_core.errors import Problem, RecipeError
 from jasper_core.recipe.component import Component, check_schedule_output
 from jasper_core.recipe.schema import Recipe
 from jasper_core.training.loss_composer import LossComposer
+from jasper_core.training.nonfinite import NonFiniteGuard
 from jasper_core.training.target_space import TargetSpace
 
 AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -46,11 +47,15 @@ class Setup:
     ema_decay: Callable[[int, int], float]
     curriculum: Callable[[int, int], Sequence[float]]
     autocast_dtype: torch.dtype | None
+    guard: NonFiniteGuard
     ddp: nn.Module | None = None  # the model wrapped for a multi-process job (jasper_core.distributed.ddp)
+    compiled: Callable | None = None  # model_losses under torch.compile (train.compile), else None: eager
 
-    def step_state(self, step: int, total_steps: int) -> StepState:
-        """The model's per-step input: position in training and target-space centroids ``[C, D]``."""
-        return StepState(step=step, total_steps=max(total_steps, 1), centroids=self.target_space(self.dataset.centroids))
+    def step_state(self, step: int, total_steps: int, centroids: torch.Tensor | None = None) -> StepState:
+        """The model's per-step input: position in training and target-space centroids ``[C, D]``
+        (encoded here unless given)."""
+        centroids = self.target_space(self.dataset.centroids) if centroids is None else centroids
+        return StepState(step=step, total_steps=max(total_steps, 1), centroids=centroids)
 
 
 def build_schedule(comp: Component, registries: Any, *, length: int | None = None) -> Callable[[int, int], Any]:
@@ -68,12 +73,15 @@ def _loss_names(recipe: Recipe) -> list[str]:
     return names
 
 
-def build_optimizer(recipe: Recipe, params: list[nn.Parameter]) -> torch.optim.Optimizer:
+def build_optimizer(recipe: Recipe, params: list[nn.Parameter], device: torch.device) -> torch.optim.Optimizer:
+    """Adam/AdamW with the fused kernel where the device has one (one kernel for all parameters; it
+    skips a non-finite step on the device), else the multi-tensor (``foreach``) form; SGD multi-tensor."""
     o = recipe.optim
     if o.type == "sgd":
-        return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
+        return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay, foreach=True)
     cls = torch.optim.AdamW if o.type == "adamw" else torch.optim.Adam
-    return cls(params, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
+    kind = {"fused": True} if device.type in ("cpu", "cuda") else {"foreach": True}
+    return cls(params, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay, **kind)
 
 
 def build_model(recipe: Recipe, registries: Any, dataset: Dataset, device: torch.device) -> tuple[Predictor, TargetSpace]:
@@ -124,6 +132,12 @@ def assemble(recipe: Recipe, registries: Any, *, device: torch.device | None = N
     composer = LossComposer(terms, recipe.train.loss_weighting).to(device)
     params = [p for p in list(model.parameters()) + list(composer.parameters()) if p.requires_grad]
     precision = recipe.train.precision
+    compiled = None
+    if recipe.train.compile != "off":
+        from jasper_core.training.compiled import compile_losses
+        from jasper_core.training.step import model_losses
+
+        compiled = compile_losses(model_losses, recipe.train.compile)
     return Setup(
         recipe=recipe,
         registries=registries,
@@ -132,10 +146,12 @@ def assemble(recipe: Recipe, registries: Any, *, device: torch.device | None = N
         model=model,
         target_space=target_space,
         composer=composer,
-        optimizer=build_optimizer(recipe, params),
+        optimizer=build_optimizer(recipe, params, device),
         scaler=torch.amp.GradScaler(device.type, enabled=precision == "fp16"),
         lr_schedule=build_schedule(recipe.optim.schedule, registries),
         ema_decay=build_schedule(recipe.target_space.decay, registries),
         curriculum=build_schedule(recipe.train.curriculum, registries, length=len(STEERING_VARIANTS)),
         autocast_dtype=AUTOCAST_DTYPES[precision],
+        guard=NonFiniteGuard(device, recipe.train.nonfinite, grad_norm_stops=precision != "fp16"),
+        compiled=compiled,
     )

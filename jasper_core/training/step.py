@@ -1,65 +1,86 @@
-"""One optimiser step: forward, losses in the target space, non-finite policy, backward, EMA."""
+"""One optimiser step: forward, losses in the target space, backward, optimiser, EMA — no host read.
+
+Nothing in the step waits for the device: metrics stay device tensors, the non-finite policy is
+decided on the device (:mod:`jasper_core.training.nonfinite`), gradients are clipped without
+reading their norm, and a fused optimiser skips a bad step through ``found_inf``. (An optimiser
+without a fused kernel — SGD here — costs one host read per step to skip.)
+"""
 
 from __future__ import annotations
 
-import contextlib
-import math
 import attrs
 import torch
 from torch.profiler import record_function
 
-from jasper_core.contracts import Batch, LossInputs, Prediction, StepState
-from jasper_core.distributed import all_ranks_true
-from jasper_core.errors import NonFiniteLossError
+from jasper_core.contracts import Batch, LossInputs, StepState
 from jasper_core.training.assemble import Setup
+from jasper_core.training.nonfinite import GRAD_NORM
 
 
 @attrs.define
 class StepResult:
     """Metrics of one step: the losses and the gradient norm as 0-dim tensors on the training device
-    (read them with ``float`` only when they are logged: each read waits for the device), the
-    learning rate and EMA decay as plain floats; ``skipped`` when a non-finite loss was skipped."""
+    (0 for a step skipped on the device; read them with ``float`` only when they are logged: each
+    read waits for the device), the learning rate and EMA decay as plain floats. ``taken``: a 0-dim
+    float tensor, 1 when the update was applied, 0 when the step was skipped."""
 
     metrics: dict[str, torch.Tensor | float]
-    skipped: bool = False
-    bad_term: str | None = None
+    taken: torch.Tensor
 
 
-def autocast(setup: Setup):
-    if setup.autocast_dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=setup.device.type, dtype=setup.autocast_dtype)
+def encode_targets(setup: Setup, batch: Batch, step: int, total_steps: int) -> tuple[StepState, torch.Tensor, torch.Tensor]:
+    """The centroids ``[C, D]``, the source ``[B, D]`` and its negatives ``[B, K, D]`` in the target
+    space, encoded in one call. Returns ``(state, positive, negatives)``."""
+    centroids, positive, negatives = setup.target_space.encode(setup.dataset.centroids, batch.source, batch.negatives)
+    return setup.step_state(step, total_steps, centroids), positive, negatives
 
 
-def loss_inputs(setup: Setup, batch: Batch, prediction: Prediction, state: StepState) -> LossInputs:
-    """Map the positive and the negatives into the target space and pack the loss inputs."""
-    return LossInputs(
-        prediction=prediction.prediction.float(),
-        positive=setup.target_space(batch.source),
-        negatives=setup.target_space(batch.negatives),
-        negative_tiers=batch.negative_tiers,
-        cluster=batch.cluster,
-        state=state,
-        explanation=prediction.explanation,
-    )
-
-
-def compute_losses(setup: Setup, batch: Batch, *, step: int, total_steps: int, aux_active: bool = True):
-    """Forward pass and losses. Returns ``(total, components, prediction)``."""
-    state = setup.step_state(step, total_steps)
-    with autocast(setup):
-        prediction = (setup.model if setup.ddp is None else setup.ddp)(batch.question, batch.steering, state)
-    inputs = loss_inputs(setup, batch, prediction, state)
-    total, parts = setup.composer(inputs, aux_active=aux_active)
+def model_losses(model: torch.nn.Module, composer: torch.nn.Module, batch: Batch, state: StepState,
+                 positive: torch.Tensor, negatives: torch.Tensor, autocast_dtype: torch.dtype | None, aux_active: bool):
+    """The model's forward and the losses (what ``train.compile`` compiles). Returns ``(total, components, prediction)``."""
+    device_type = batch.question.device.type
+    with torch.autocast(device_type=device_type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+        prediction = model(batch.question, batch.steering, state)
+    inputs = LossInputs(prediction=prediction.prediction.float(), positive=positive, negatives=negatives,
+                        negative_tiers=batch.negative_tiers, cluster=batch.cluster, state=state,
+                        explanation=prediction.explanation)
+    total, parts = composer(inputs, aux_active=aux_active)
     return total, parts, prediction
 
 
-def first_nonfinite(parts: dict[str, torch.Tensor], total: torch.Tensor) -> str | None:
-    """The first loss component (or ``"total"``) that is not finite, or None — one host read for all."""
-    names = [*parts, "total"]
-    finite = all_ranks_true(torch.stack([torch.isfinite(v).all() for v in (*parts.values(), total)])).cpu()
-    bad = (~finite).nonzero()
-    return names[int(bad[0])] if len(bad) else None
+def compute_losses(setup: Setup, batch: Batch, *, step: int, total_steps: int, aux_active: bool = True):
+    """Forward pass and losses (compiled when ``train.compile`` is on). Returns ``(total, components, prediction)``."""
+    state, positive, negatives = encode_targets(setup, batch, step, total_steps)
+    forward = model_losses
+    if setup.compiled is not None:
+        torch.compiler.cudagraph_mark_step_begin()  # a new step: CUDA graphs (reduce-overhead) may reuse their buffers
+        forward = setup.compiled
+    model = setup.model if setup.ddp is None else setup.ddp  # DDP in a multi-process job (jasper_core.distributed)
+    return forward(model, setup.composer, batch, state, positive, negatives, setup.autocast_dtype, aux_active)
+
+
+def clip_gradients(optimizer: torch.optim.Optimizer, max_norm: float, device: torch.device) -> torch.Tensor:
+    """Scale the gradients to a total L2 norm of at most ``max_norm`` (0: no clipping) without
+    reading the norm on the host; returns the norm before clipping (0-dim, on the device)."""
+    params = [p for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+    if not params:
+        return torch.zeros((), device=device)
+    norm = torch.nn.utils.get_total_norm([p.grad for p in params], foreach=True)
+    if max_norm > 0:
+        torch.nn.utils.clip_grads_with_norm_(params, max_norm, norm, foreach=True)
+    return norm
+
+
+def optimizer_step(optimizer: torch.optim.Optimizer, ok: torch.Tensor) -> None:
+    """Apply the update where ``ok`` (0-dim bool): on the device for a fused optimiser, else after one host read."""
+    if getattr(optimizer, "_step_supports_amp_scaling", False):
+        optimizer.grad_scale, optimizer.found_inf = None, (~ok).float()
+        try:
+            optimizer.step()
+        finally:
+            del optimizer.grad_scale, optimizer.found_inf
+    elif bool(ok):
+        optimizer.step()
 
 
 def train_step(setup: Setup, batch: Batch, *, step: int, total_steps: int, aux_active: bool) -> StepResult:
@@ -72,32 +93,22 @@ def train_step(setup: Setup, batch: Batch, *, step: int, total_steps: int, aux_a
     setup.optimizer.zero_grad(set_to_none=True)
     with record_function("jasper.forward"):
         total, parts, _ = compute_losses(setup, batch, step=step, total_steps=total_steps, aux_active=aux_active)
-    bad = first_nonfinite(parts, total)
-    if bad is not None:
-        value = float(parts[bad].detach()) if bad in parts else float(total.detach())
-        message = f"loss term {bad!r} is {value} at step {step + 1}"
-        if recipe.train.nonfinite == "stop":
-            raise NonFiniteLossError(message + "; stopping (train.nonfinite = \"stop\"); the last good checkpoint is kept")
-        return StepResult({}, skipped=True, bad_term=message)
     with record_function("jasper.backward"):
         setup.scaler.scale(total).backward()
         setup.scaler.unscale_(setup.optimizer)
-        params = [p for g in setup.optimizer.param_groups for p in g["params"] if p.grad is not None]
-        clip = recipe.optim.grad_clip
-        grad_norm = torch.nn.utils.clip_grad_norm_(params, clip if clip > 0 else math.inf)
-    if not torch.isfinite(grad_norm):
-        setup.optimizer.zero_grad(set_to_none=True)
-        setup.scaler.update()
-        if recipe.train.nonfinite == "stop" and setup.autocast_dtype is not torch.float16:
-            raise NonFiniteLossError(f"gradient norm is {float(grad_norm)} at step {step + 1}; stopping")
-        return StepResult({}, skipped=True, bad_term=f"gradient norm is {float(grad_norm)} at step {step + 1}")
+        grad_norm = clip_gradients(setup.optimizer, recipe.optim.grad_clip, setup.device)
+    names = [*parts, "total", GRAD_NORM]
+    values = torch.stack([v.detach().to(setup.device, torch.float32).reshape(())
+                          for v in (*parts.values(), total, grad_norm)])  # [N]
+    ok = setup.guard.observe(names, values, step)
     with record_function("jasper.optimizer"):
-        setup.scaler.step(setup.optimizer)
+        optimizer_step(setup.optimizer, ok)
         setup.scaler.update()
     decay = setup.ema_decay(step, total_steps)
     with record_function("jasper.ema"):
         if setup.model.online_encoder is not None:
-            setup.target_space.update(setup.model.online_encoder, decay)
-    metrics = {"loss": total.detach(), "lr": lr, "ema_decay": decay, "grad_norm": grad_norm.detach(),
-               **{k: v.detach() for k, v in parts.items()}}
-    return StepResult(metrics)
+            setup.target_space.update(setup.model.online_encoder, decay, ok)
+    kept = dict(zip(names, torch.where(ok, values, 0.0).unbind()))
+    metrics = {"loss": kept["total"], "lr": lr, "ema_decay": decay, "grad_norm": kept[GRAD_NORM],
+               **{k: kept[k] for k in parts}}
+    return StepResult(metrics, ok.float())

@@ -44,14 +44,33 @@ class TargetSpace(nn.Module):
         return self.encoder(x.reshape(-1, shape[-1])).reshape(shape)
 
     @torch.no_grad()
-    def update(self, online_encoder: nn.Module, decay: float) -> None:
-        """One EMA step towards ``online_encoder`` (no-op for ``frozen`` and ``identity``)."""
+    def encode(self, *xs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Encode several tensors ``[..., D]`` in one call (one pass of the encoder over all their
+        rows); returns them in their own shapes."""
+        if self.encoder is None:
+            return xs
+        rows = [x.reshape(-1, x.shape[-1]) for x in xs]
+        out = self.encoder(torch.cat(rows)).split([r.shape[0] for r in rows])
+        return tuple(o.reshape(x.shape) for o, x in zip(out, xs))
+
+    @torch.no_grad()
+    def update(self, online_encoder: nn.Module, decay: float, apply: torch.Tensor | None = None) -> None:
+        """One EMA step towards ``online_encoder`` (no-op for ``frozen`` and ``identity``).
+
+        Args:
+            apply: a 0-dim bool tensor on the device; where False the target is left as it is
+                (a step skipped on the device), without a host read.
+        """
         if self.mode != "ema":
             return
         target = list(self.encoder.parameters())
         online = [p.detach() for p in online_encoder.parameters()]
         if len(target) != len(online):
             raise ValueError("online and target encoders have different parameters")
-        torch._foreach_lerp_(target, online, 1.0 - decay)
+        if apply is None:
+            torch._foreach_lerp_(target, online, 1.0 - decay)
+        else:  # the weight (1 − d)·apply is a device tensor: no host read
+            weight = apply.to(target[0].dtype) * (1.0 - decay)
+            torch._foreach_lerp_(target, online, [weight] * len(target))
         for tb, ob in zip(self.encoder.buffers(), online_encoder.buffers()):
             tb.copy_(ob)

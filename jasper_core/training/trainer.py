@@ -233,9 +233,10 @@ class Trainer:
         hook.jasper_epoch_start(run=run, epoch=epoch)
         probs = setup.curriculum(step, total)
         sums: dict[str, torch.Tensor | float] = {}  # tensors stay on the device: read once, at the epoch's end
-        counts: dict[str, int] = {}
+        taken, steps = 0.0, 0  # steps whose update was applied (a device tensor), all steps
         n_variants = len(STEERING_VARIANTS)
         variant_counts = torch.zeros(n_variants, device=setup.device)
+        ones = torch.ones(recipe.train.batch_size, device=setup.device)
         started, pairs_seen = time.perf_counter(), 0
         aux_active = epoch > recipe.train.aux_warmup_epochs
         train_pairs = setup.dataset.split("train")
@@ -246,19 +247,14 @@ class Trainer:
             result = train_step(setup, batch, step=step, total_steps=total, aux_active=aux_active)
             step += 1
             pairs_seen += len(batch)
-            variant_counts += torch.bincount(batch.steering_variant, minlength=n_variants)[:n_variants].float()
-            if result.skipped:
-                self.skipped += 1
-                if self.skipped > recipe.train.max_skipped_steps:
-                    raise NonFiniteLossError(f"{result.bad_term}; more than {recipe.train.max_skipped_steps} steps skipped, stopping")
-                hook.jasper_step_end(run=run, step=step, metrics={"skipped": 1.0, "skipped_total": float(self.skipped)})
-                continue
+            variant_counts.index_add_(0, batch.steering_variant, ones[: len(batch)])  # bincount would read its max on the host
             for k, v in result.metrics.items():
                 sums[k] = sums.get(k, 0.0) + v
-                counts[k] = counts.get(k, 0) + 1
-            if step % recipe.train.log_every == 0 or step % spe == 0:
+            taken, steps = taken + result.taken, steps + 1
+            if (step % recipe.train.log_every == 0 or step % spe == 0) and self._read_nonfinite(setup, run, step):
                 hook.jasper_step_end(run=run, step=step, metrics={k: float(v) for k, v in result.metrics.items()})
-        metrics = self._epoch_means(setup, sums, counts)  # waits for the device: the epoch is done
+        n_taken = max(float(taken), 1.0)  # waits for the device: the epoch is done
+        metrics = self._over_ranks(setup, {k: float(v) / (n_taken if torch.is_tensor(v) else steps) for k, v in sums.items()})
         mix = (variant_counts / variant_counts.sum().clamp_min(1)).cpu()
         elapsed = max(time.perf_counter() - started, 1e-9)
         metrics.update({f"steering/{name}": float(mix[i]) for i, name in enumerate(STEERING_VARIANTS)})
@@ -270,14 +266,29 @@ class Trainer:
         hook.jasper_epoch_end(run=run, epoch=epoch, metrics=metrics)
         return step
 
-    def _epoch_means(self, setup: Setup, sums: dict, counts: dict[str, int]) -> dict[str, float]:
-        """The epoch's mean of each step metric, averaged over ranks (every rank has the same keys)."""
-        means = {k: float(sums[k]) / counts[k] for k in sums}
+    def _over_ranks(self, setup: Setup, means: dict[str, float]) -> dict[str, float]:
+        """The epoch's means of the step metrics, averaged over ranks (every rank has the same keys)."""
         if not (self.world.distributed and means):
             return means
         keys = sorted(means)
         values = torch.tensor([means[k] for k in keys], dtype=torch.float64, device=setup.device)
         return dict(zip(keys, distributed.mean_over_ranks(values).tolist()))
+
+    def _read_nonfinite(self, setup: Setup, run: RunInfo, step: int) -> bool:
+        """Read the device's non-finite record (one host read per logging interval) and apply
+        ``train.nonfinite``; returns whether the latest step's update was applied."""
+        report = setup.guard.read()
+        if not report.skipped:
+            return True
+        self.skipped += report.skipped
+        limit = self.recipe.train.max_skipped_steps
+        if report.stopped:
+            raise NonFiniteLossError(f'{report.message}; stopping (train.nonfinite = "stop"); the last good checkpoint is kept')
+        if self.skipped > limit:
+            raise NonFiniteLossError(f"{report.message}; more than {limit} steps skipped, stopping")
+        self.plugins.hook.jasper_step_end(run=run, step=step, metrics={"skipped": float(report.skipped),
+                                                                      "skipped_total": float(self.skipped)})
+        return report.last_ok
 
     @torch.no_grad()
     def _health(self, setup: Setup, step: int, total: int) -> dict[str, float]:

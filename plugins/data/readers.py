@@ -105,13 +105,12 @@ def read_h5(root: Path) -> Tensors:
 
 
 def read_native(root: Path) -> Tensors:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    from jasper_plugins.data.native import read_mmap
 
     path = root / NATIVE_TENSORS
     try:
-        tensors = load_file(str(path))  # memory-mapped
-    except (SafetensorError, OSError, ValueError) as exc:
+        tensors = read_mmap(path)  # memory-mapped: nothing is read until used
+    except (OSError, ValueError) as exc:
         raise DatasetError(f"{path}: cannot read safetensors file: {exc}") from None
     missing = [n for n in TENSORS if n not in tensors]
     if missing:

@@ -15,6 +15,19 @@ def _where(root: Path, fmt: str, name: str) -> str:
     return str(root / files.get(fmt, name))
 
 
+def first_nonfinite_row(t: torch.Tensor, chunk: int = 1 << 15) -> int | None:
+    """The first row of ``t`` holding NaN or Inf, or None; scanned in row chunks, so a memory-mapped
+    table is never copied whole."""
+    if t.dim() == 0:
+        return None if bool(torch.isfinite(t)) else 0
+    for start in range(0, t.shape[0], chunk):
+        part = t[start : start + chunk]
+        bad = ~torch.isfinite(part).reshape(part.shape[0], -1).all(dim=1)
+        if bad.any():
+            return start + int(bad.nonzero()[0, 0])
+    return None
+
+
 def validate(tensors: dict[str, torch.Tensor], root: Path, fmt: str) -> dict[str, int]:
     """Check dtypes, shapes, NaN/Inf and references. Returns the resolved size symbols.
 
@@ -38,9 +51,8 @@ def validate(tensors: dict[str, torch.Tensor], root: Path, fmt: str) -> dict[str
                 )
             sizes.setdefault(sym, n)
         if family == "float":
-            bad = ~torch.isfinite(t)
-            if bad.any():
-                first = int(bad.reshape(t.shape[0], -1).any(dim=1).nonzero()[0, 0]) if t.dim() else 0
+            first = first_nonfinite_row(t)
+            if first is not None:
                 raise DatasetError(f"{where}: tensor '{name}' has NaN or Inf at row {first}")
     for name, column, target, padded in REFERENCES:
         t = tensors[name] if column is None else tensors[name][:, column]

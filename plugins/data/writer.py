@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from jasper_plugins.data.layout import CONFIG_FILE, NATIVE_META, NATIVE_TENSORS, TENSORS, TEXTS_FILE
+from jasper_plugins.data.native import write_native
 
 
 def _cast(t: torch.Tensor, float_dtype: torch.dtype) -> torch.Tensor:
@@ -31,9 +32,7 @@ def write_dataset(out_dir: Path, tensors: dict[str, torch.Tensor], meta: dict[st
     out_dir.mkdir(parents=True, exist_ok=True)
     data = {n: _cast(tensors[n], float_dtype) for n in TENSORS}
     if fmt == "native":
-        from safetensors.torch import save_file
-
-        save_file(data, str(out_dir / NATIVE_TENSORS))
+        write_native(out_dir / NATIVE_TENSORS, data)
         (out_dir / NATIVE_META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
     elif fmt == "legacy":
         for name, t in data.items():

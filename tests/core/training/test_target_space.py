@@ -7,19 +7,26 @@ import torch
 
 from jasper_core.recipe import recipe_from_text
 from jasper_core.training.assemble import assemble
-from jasper_core.training.step import loss_inputs, train_step
+from jasper_core.training.step import encode_targets, train_step
 from jasper_core.training.target_space import TargetSpace
 from jasper_core.training.batches import epoch_batches
 
 
-def test_target_space__ema_update_formula():
+def _moved_online():
+    """An EMA target space and its online encoder moved away from it; the target's weights before."""
     online = torch.nn.Linear(4, 4)
     target = TargetSpace("ema", online)
     before = copy.deepcopy(target.encoder.state_dict())
     with torch.no_grad():
         for p in online.parameters():
             p.add_(1.0)
-    target.update(online, 0.9)
+    return online, target, before
+
+
+@pytest.mark.parametrize("apply", [None, torch.tensor(True)])  # a host float weight, or a device flag
+def test_target_space__ema_update_formula(apply):
+    online, target, before = _moved_online()
+    target.update(online, 0.9, apply)
     for name, value in target.encoder.state_dict().items():
         expected = 0.9 * before[name] + 0.1 * online.state_dict()[name]
         assert torch.allclose(value, expected, atol=1e-6)
@@ -64,13 +71,11 @@ def test_one_space__positives_negatives_centroids_go_through_the_target(setup):
         for p in setup.target_space.encoder.parameters():
             p.add_(0.3 * torch.randn_like(p))
     batch = _batch(setup)
-    state = setup.step_state(0, 1)
-    pred = setup.model(batch.question, batch.steering, state)
-    inputs = loss_inputs(setup, batch, pred, state)
-    assert torch.allclose(inputs.positive, setup.target_space(batch.source))
-    assert torch.allclose(inputs.negatives, setup.target_space(batch.negatives))
-    assert torch.allclose(inputs.centroids, setup.target_space(setup.dataset.centroids))
-    assert not torch.allclose(inputs.positive, batch.source)
+    state, positive, negatives = encode_targets(setup, batch, 0, 1)  # one call of the target encoder for all three
+    assert torch.allclose(positive, setup.target_space(batch.source), atol=1e-6)
+    assert torch.allclose(negatives, setup.target_space(batch.negatives), atol=1e-6)
+    assert torch.allclose(state.centroids, setup.target_space(setup.dataset.centroids), atol=1e-6)
+    assert not torch.allclose(positive, batch.source)
 
 
 def test_online_encoder__receives_gradients_and_target_follows(setup):
@@ -84,3 +89,17 @@ def test_online_encoder__receives_gradients_and_target_follows(setup):
     assert all(g is not None and g.abs().sum() > 0 for g in (p.grad for p in online.parameters()))
     changed = [not torch.equal(v, target_before[k]) for k, v in setup.target_space.encoder.state_dict().items()]
     assert any(changed)  # the EMA moved toward the trained online encoder
+
+
+def test_target_space__ema_update_skipped_by_a_device_flag():
+    online, target, before = _moved_online()
+    target.update(online, 0.9, torch.tensor(False))  # a step skipped on the device: the target stays
+    assert all(torch.equal(v, before[k]) for k, v in target.encoder.state_dict().items())
+
+
+def test_target_space__encode_many_in_one_call_keeps_shapes():
+    target = TargetSpace("ema", torch.nn.Linear(4, 4))
+    a, b = torch.randn(3, 4), torch.randn(2, 5, 4)
+    out_a, out_b = target.encode(a, b)
+    assert torch.allclose(out_a, target(a), atol=1e-6) and torch.allclose(out_b, target(b), atol=1e-6)
+    assert TargetSpace("identity", None).encode(a, b) == (a, b)

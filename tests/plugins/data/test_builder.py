@@ -29,7 +29,7 @@ def test_builder__jsonl_round_trip(dataset, dim, request, tmp_path, capsys):
     assert bool(same[:, :3].all()) and not bool(same[:, 3].any())
     assert not bool((ds.negatives == ds.pair_source.unsqueeze(1)).any())
     # centroid steering points from the question toward its cluster centroid
-    cos = torch.nn.functional.cosine_similarity(ds.steering_table[0], ds.centroids[ds.pair_cluster] - ds.questions[ds.pair_question])
+    cos = torch.nn.functional.cosine_similarity(ds.steering_tables[0], ds.centroids[ds.pair_cluster] - ds.questions[ds.pair_question])
     assert bool((cos > 0.999).all())
     assert main(["data", "inspect", str(out)]) == 0
     assert "integrity: ok" in capsys.readouterr().out

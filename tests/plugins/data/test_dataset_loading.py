@@ -137,7 +137,7 @@ def test_dataset__gather_is_vectorised_and_consistent(synthetic_dir):
     b = ds.gather(pairs, variants)
     assert b.question.shape == (3, 16) and b.negatives.shape == (3, 6, 16) and b.negative_tiers.shape == (3, 6)
     assert torch.equal(b.steering[0], torch.zeros(16))
-    assert torch.equal(b.steering[1], ds.steering_table[0, 5]) and torch.equal(b.steering[2], ds.steering_table[2, 9])
+    assert torch.equal(b.steering[1], ds.steering_tables[0][5]) and torch.equal(b.steering[2], ds.steering_tables[2][9])
     assert torch.equal(b.source, ds.sources[ds.pair_source[pairs]])
 
 
@@ -196,3 +196,20 @@ def test_dataset__damaged_native_and_h5_files(tmp_path, synthetic_dir):
     (h5dir / "dataset.h5").write_bytes(b"not an hdf5 file")
     with pytest.raises(DatasetError, match=r"dataset\.h5: cannot read HDF5 file"):
         load(h5dir)
+
+
+def test_dataset__fp16_native_stays_memory_mapped_and_batches_are_fp32(tmp_path):
+    from jasper_core.testing import synthetic_tensors
+    from jasper_plugins.data.writer import write_dataset
+
+    tensors, meta = synthetic_tensors()
+    root = write_dataset(tmp_path / "fp16", tensors, meta, fmt="native", float_dtype=torch.float16)
+    ds = JasperDataset(JasperDatasetConfig(path=str(root)))
+    assert ds.question_table.dtype == ds.source_table.dtype == ds.steering_tables[0].dtype == torch.float16
+    assert not ds.question_table.untyped_storage().resizable()  # a view of the file's mapping, not a copy
+    assert ds.questions.dtype == ds.sources.dtype == torch.float32
+    pairs = ds.split("train")[:8]
+    batch = ds.gather(pairs, torch.tensor([0, 1, 2, 3] * 2))
+    assert batch.question.dtype == batch.source.dtype == batch.negatives.dtype == batch.steering.dtype == torch.float32
+    assert torch.equal(batch.question, ds.questions[ds.pair_question[pairs]])
+    assert torch.equal(batch.steering[1], ds.steering_tables[0][pairs[1]].float()) and not batch.steering[0].any()

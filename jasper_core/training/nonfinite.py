@@ -1,0 +1,120 @@
+"""The non-finite policy, decided on the device: no host read in the training step.
+
+Each step hands :meth:`NonFiniteGuard.observe` its watched values ``[N]`` (every loss component,
+the total, the gradient norm) and gets back one 0-dim bool ``ok``: the optimiser update and the
+EMA step are applied only where it holds (a fused optimiser skips on ``found_inf``; see
+``step.py``). What happened is kept on the device — how many steps were skipped, the first bad
+step and its values — and read on the host once, by :meth:`NonFiniteGuard.read`, at the trainer's
+logging points (every ``train.log_every`` steps and at the end of each epoch, before any
+checkpoint is written).
+
+``train.nonfinite = "stop"``: once a watched value is non-finite, every later step is skipped
+too, so the weights stay those before the first bad step until the read raises (at most
+``log_every`` steps later). ``"skip"``: each bad step alone is skipped and counted. A non-finite
+gradient norm under fp16 is a loss-scaler overflow: skipped and counted, never a stop.
+"""
+
+from __future__ import annotations
+
+import math
+
+import attrs
+import torch
+
+from jasper_core.distributed import all_ranks_true
+
+GRAD_NORM = "grad_norm"
+
+
+@attrs.frozen
+class NonFiniteReport:
+    """What the device recorded since the last read.
+
+    Attributes:
+        skipped: steps whose update was not applied.
+        stopped: a watched value that stops training (policy ``stop``) was non-finite.
+        last_ok: the most recent step's update was applied.
+        message: the first non-finite value and its step (1-based), e.g.
+            ``loss term 'infonce' is nan at step 812``; empty when nothing was non-finite.
+    """
+
+    skipped: int = 0
+    stopped: bool = False
+    last_ok: bool = True
+    message: str = ""
+
+
+def describe(name: str, value: float, step: int) -> str:
+    """One line naming a non-finite value: ``loss term 'x' is nan at step 12``."""
+    what = "gradient norm" if name == GRAD_NORM else f"loss term {name!r}"
+    return f"{what} is {value} at step {step}"
+
+
+class NonFiniteGuard:
+    """On-device record of non-finite steps (see the module docstring).
+
+    Args:
+        device: where the record lives (the training device).
+        policy: ``"stop"`` or ``"skip"`` (``train.nonfinite``).
+        grad_norm_stops: a non-finite gradient norm counts as a stop (False under fp16 loss scaling).
+    """
+
+    def __init__(self, device: torch.device, policy: str, *, grad_norm_stops: bool = True) -> None:
+        self.device = torch.device(device)
+        self.policy = policy
+        self.grad_norm_stops = grad_norm_stops
+        self.names: tuple[str, ...] = ()
+        self.pending = NonFiniteReport()  # a report taken early because the watched names changed
+        self._stopped = torch.zeros((), dtype=torch.bool, device=self.device)
+        self._clear()
+
+    def _clear(self) -> None:
+        self._skipped = torch.zeros((), dtype=torch.int64, device=self.device)
+        self._first_step = torch.full((), -1, dtype=torch.int64, device=self.device)
+        self._first_values = torch.zeros(len(self.names), dtype=torch.float32, device=self.device)
+        self._last_ok = torch.ones((), dtype=torch.bool, device=self.device)
+
+    def observe(self, names: list[str], values: torch.Tensor, step: int) -> torch.Tensor:
+        """Record step ``step`` (0-based) with ``values [N]`` named ``names``; returns ``ok`` (0-dim bool).
+
+        No host synchronisation unless ``names`` differ from the previous step's.
+        """
+        if tuple(names) != self.names:
+            if self.names:
+                self.pending = self._merge(self.pending, self._take())
+            self.names = tuple(names)
+            self._forgiven = torch.tensor([n == GRAD_NORM and not self.grad_norm_stops for n in names], device=self.device)
+            self._clear()
+        finite = all_ranks_true(torch.isfinite(values))  # [N]; in a multi-process job every rank decides alike
+        if self.policy == "stop":
+            self._stopped = self._stopped | ~(finite | self._forgiven).all()
+        ok = finite.all() & ~self._stopped
+        first = (self._first_step < 0) & ~finite.all()
+        self._first_step = torch.where(first, step + 1, self._first_step)
+        self._first_values = torch.where(first, values.float(), self._first_values)
+        self._skipped = self._skipped + (~ok).long()
+        self._last_ok = ok
+        return ok
+
+    def _take(self) -> NonFiniteReport:
+        packed = torch.cat([torch.stack([self._skipped.double(), self._first_step.double(), self._last_ok.double(),
+                                         self._stopped.double()]), self._first_values.double()]).cpu()  # one read
+        skipped, first_step, last_ok, stopped = (float(x) for x in packed[:4])
+        values = packed[4:].tolist()
+        message = ""
+        if first_step >= 0:
+            bad = next(i for i, v in enumerate(values) if not math.isfinite(v))
+            message = describe(self.names[bad], values[bad], int(first_step))
+        self._clear()
+        return NonFiniteReport(skipped=int(skipped), stopped=bool(stopped), last_ok=bool(last_ok), message=message)
+
+    @staticmethod
+    def _merge(early: NonFiniteReport, late: NonFiniteReport) -> NonFiniteReport:
+        return NonFiniteReport(skipped=early.skipped + late.skipped, stopped=early.stopped or late.stopped,
+                               last_ok=late.last_ok, message=early.message or late.message)
+
+    def read(self) -> NonFiniteReport:
+        """Everything recorded since the last read (one host read), and start a new record."""
+        report = self._merge(self.pending, self._take()) if self.names else self.pending
+        self.pending = NonFiniteReport()
+        return report

@@ -1,0 +1,47 @@
+"""The non-finite policy decided on the device: skip/stop without a host read per step."""
+
+import math
+
+import torch
+
+from jasper_core.training.nonfinite import GRAD_NORM, NonFiniteGuard
+
+NAMES = ["jepa", "total", GRAD_NORM]
+NAN = float("nan")
+
+
+def observe_all(guard, rows, names=NAMES):
+    return [bool(guard.observe(names, torch.tensor(r), step)) for step, r in enumerate(rows)]
+
+
+def test_nonfinite_guard__stop_skips_every_later_step_and_names_the_first():
+    guard = NonFiniteGuard("cpu", "stop")
+    oks = observe_all(guard, [[1.0, 1.0, 1.0], [NAN, NAN, NAN], [1.0, 1.0, 1.0], [float("inf"), 1.0, 1.0]])
+    assert oks == [True, False, False, False]  # sticky: the weights stay those before the bad step
+    report = guard.read()
+    assert (report.skipped, report.stopped, report.last_ok) == (3, True, False)
+    assert report.message == "loss term 'jepa' is nan at step 2"
+
+
+def test_nonfinite_guard__skip_skips_only_bad_steps_and_restarts_after_a_read():
+    guard = NonFiniteGuard("cpu", "skip")
+    assert observe_all(guard, [[1.0, 1.0, NAN], [1.0, 1.0, 1.0]]) == [False, True]
+    report = guard.read()
+    assert (report.skipped, report.stopped, report.last_ok) == (1, False, True)
+    assert report.message == "gradient norm is nan at step 1"
+    assert guard.read().skipped == 0 and guard.read().message == ""
+
+
+def test_nonfinite_guard__fp16_overflow_of_the_grad_norm_is_a_skip_not_a_stop():
+    guard = NonFiniteGuard("cpu", "stop", grad_norm_stops=False)
+    assert observe_all(guard, [[1.0, 1.0, math.inf], [1.0, 1.0, 1.0]]) == [False, True]
+    report = guard.read()
+    assert report.skipped == 1 and not report.stopped
+
+
+def test_nonfinite_guard__changed_names_keep_the_earlier_record():
+    guard = NonFiniteGuard("cpu", "skip")
+    observe_all(guard, [[NAN, 1.0, 1.0]])
+    assert bool(guard.observe(["jepa", "infonce", "total", GRAD_NORM], torch.tensor([1.0, 1.0, 1.0, 1.0]), 1))
+    report = guard.read()
+    assert report.skipped == 1 and report.message == "loss term 'jepa' is nan at step 1" and report.last_ok

@@ -1,0 +1,66 @@
+"""The training step: no host read, a non-finite step skipped on the device, clipping without a read."""
+
+import copy
+
+import pytest
+import torch
+
+from jasper_core.recipe import recipe_from_text
+from jasper_core.training.assemble import assemble
+from jasper_core.training.batches import epoch_batches
+from jasper_core.training.step import clip_gradients, train_step
+
+
+def _setup(text, registries, *overrides):
+    return assemble(recipe_from_text(text, registries, overrides=list(overrides)), registries)
+
+
+def _batch(setup):
+    gen = torch.Generator().manual_seed(0)
+    return next(epoch_batches(setup.dataset, setup.dataset.split("train"), 16, generator=gen, variant_probs=[0.25] * 4))
+
+
+def _state(setup):
+    return (copy.deepcopy(setup.model.state_dict()), copy.deepcopy(setup.target_space.state_dict()),
+            copy.deepcopy(setup.optimizer.state_dict()["state"]))
+
+
+def _same(a, b):
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, tuple):
+        return all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return torch.equal(a, b) if torch.is_tensor(a) else a == b
+
+
+@pytest.mark.parametrize("optim", ["adamw", "sgd"])  # fused: skipped on the device; SGD: after one host read
+def test_train_step__nonfinite_step_changes_nothing(tiny_recipe_text, registries, optim):
+    setup = _setup(tiny_recipe_text, registries, f"optim.type={optim}", "train.nonfinite=skip")
+    batch = _batch(setup)
+    train_step(setup, batch, step=0, total_steps=10, aux_active=True)  # optimiser state exists
+    before = _state(setup)
+    batch.question[0, 0] = float("nan")
+    result = train_step(setup, batch, step=1, total_steps=10, aux_active=True)
+    assert float(result.taken) == 0.0 and float(result.metrics["loss"]) == 0.0
+    assert _same(_state(setup), before)
+    report = setup.guard.read()
+    assert report.skipped == 1 and "is nan at step 2" in report.message
+    batch.question[0, 0] = 0.5
+    assert float(train_step(setup, batch, step=2, total_steps=10, aux_active=True).taken) == 1.0
+    assert not _same(_state(setup)[0], before[0])
+
+
+def test_build_optimizer__fused_adamw_on_cpu(tiny_recipe_text, registries):
+    setup = _setup(tiny_recipe_text, registries)
+    assert setup.optimizer.defaults["fused"] and setup.optimizer._step_supports_amp_scaling
+
+
+def test_clip_gradients__norm_before_clipping_and_clipped_grads():
+    params = [torch.nn.Parameter(torch.zeros(3)), torch.nn.Parameter(torch.zeros(2))]
+    params[0].grad, params[1].grad = torch.tensor([3.0, 0.0, 0.0]), torch.tensor([0.0, 4.0])
+    opt = torch.optim.SGD(params, lr=0.1)
+    norm = clip_gradients(opt, 1.0, torch.device("cpu"))
+    assert float(norm) == pytest.approx(5.0)
+    assert float(torch.cat([p.grad for p in params]).norm()) == pytest.approx(1.0, rel=1e-5)
+    assert float(clip_gradients(opt, 0.0, torch.device("cpu"))) == pytest.approx(1.0, rel=1e-5)  # 0: measure only
+    assert float(clip_gradients(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1), 1.0, torch.device("cpu"))) == 0.0
