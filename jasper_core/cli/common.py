@@ -40,6 +40,12 @@ def print_error(exc: BaseException) -> None:
     sys.stderr.write(f"error: {exc}\n" if "\n" not in str(exc) else f"{exc}\n")
 
 
+def os_error_line(exc: OSError) -> str:
+    """``PATH: what the operating system said`` (both paths of a rename or copy)."""
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    return f"{' -> '.join(paths) or 'a file'}: {exc.strerror or type(exc).__name__}"
+
+
 def jsonable(value: Any) -> Any:
     if isinstance(value, tuple):
         return [jsonable(v) for v in value]

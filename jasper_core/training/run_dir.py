@@ -31,7 +31,7 @@ from jasper_core.errors import CheckpointError, JasperError
 from jasper_core.recipe import recipe_from_text, recipe_to_toml
 from jasper_core.recipe.overrides import set_override
 from jasper_core.training.assemble import Setup, assemble
-from jasper_core.training.checkpoint import FORMAT, VERSION, atomic_save, load_checkpoint
+from jasper_core.training.checkpoint import FORMAT, VERSION, atomic_save, atomic_write_text, load_checkpoint, write_failure
 
 Which = Literal["best", "last"]
 _PERIODIC = re.compile(r"epoch-(\d+)\.pt")
@@ -102,7 +102,7 @@ class RunDir:
         Raises:
             JasperError: another live process (or another host) holds the directory.
         """
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.ensure_writable()
         me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%d %H:%M:%S")}
         fd = None
         for _ in range(2):
@@ -115,10 +115,16 @@ class RunDir:
                     raise JasperError(f"{self.path} is in use by pid {holder.get('pid')} on {holder.get('host')} since "
                                       f"{holder.get('since')}; wait for it to finish or choose another --run-dir") from None
                 self.lock_file.unlink(missing_ok=True)  # stale: its process is gone
+            except OSError as exc:
+                raise write_failure(self.lock_file, exc) from None
         if fd is None:
             raise JasperError(f"{self.path}: could not take the run-directory lock {self.lock_file}; try again")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(me, fh)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                json.dump(me, fh)
+        except OSError as exc:
+            self.lock_file.unlink(missing_ok=True)
+            raise write_failure(self.lock_file, exc) from None
         try:
             yield
         finally:
@@ -148,9 +154,23 @@ class RunDir:
         return holder
 
     # -- writing ----------------------------------------------------------------------------
+    def ensure_writable(self) -> None:
+        """Create the directory if needed.
+
+        Raises:
+            JasperError: the path (or its ``checkpoints``) is a file, or the directory cannot be
+                created (one line).
+        """
+        for folder in (self.path, self.checkpoints):
+            if folder.exists() and not folder.is_dir():
+                raise JasperError(f"{folder}: is a file, not a directory; choose another --run-dir")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise write_failure(Path(exc.filename or self.path), exc) from None
+
     def write_recipe(self, text: str) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
-        self.recipe_file.write_text(text, encoding="utf-8")
+        atomic_write_text(self.recipe_file, text)
 
     def check_output(self, path: Path) -> None:
         """Refuse, before any work, an output path that is a directory, a checkpoint, the run's
@@ -173,11 +193,7 @@ class RunDir:
         """
         out = path or self.eval_file()
         self.check_output(out)
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(results.to_dict(), indent=2), encoding="utf-8")
-        except OSError as exc:
-            raise JasperError(f"{out}: cannot write ({exc.strerror or exc})") from None
+        atomic_write_text(out, json.dumps(results.to_dict(), indent=2))
         return out
 
     def save(self, state: dict[str, Any], *, epoch: int, is_best: bool, every: int, keep: int) -> tuple[str, ...]:
@@ -224,27 +240,46 @@ def checkpoint_state(setup: Setup, *, step: int, epoch: int, generator: torch.Ge
     }
 
 
-def load_weights(setup: Setup, ckpt: dict[str, Any]) -> None:
-    """Put a checkpoint's model and target-space weights into ``setup``."""
-    setup.model.load_state_dict(ckpt["model"])
-    setup.target_space.load_state_dict(ckpt["target"])
+def load_weights(setup: Setup, ckpt: dict[str, Any], path: Path | str = "checkpoint") -> None:
+    """Put a checkpoint's model and target-space weights into ``setup``.
+
+    Raises:
+        CheckpointError: a parameter is missing, unexpected or of another shape (one line naming the
+            first such parameter and how many there are).
+    """
+    for part, module in (("model", setup.model), ("target", setup.target_space)):
+        try:
+            module.load_state_dict(ckpt[part])
+        except (RuntimeError, KeyError, TypeError, AttributeError) as exc:
+            details = [line.strip() for line in str(exc).splitlines()[1:] if line.strip()] or [str(exc).strip()]
+            more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
+            raise CheckpointError(f"{path}: its {part} weights do not fit the model the recipe builds: {details[0]}{more}") from None
 
 
-def restore_state(setup: Setup, ckpt: dict[str, Any], generator: torch.Generator) -> dict[str, Any]:
+def restore_state(setup: Setup, ckpt: dict[str, Any], generator: torch.Generator, path: Path | str = "checkpoint") -> dict[str, Any]:
     """Restore weights, optimiser, scaler and RNG states; returns the run's bookkeeping
-    (``step``, ``epoch``, ``best``, ``skipped_steps``, ``logger_state``)."""
-    load_weights(setup, ckpt)
-    setup.composer.load_state_dict(ckpt.get("composer", {}))
-    setup.optimizer.load_state_dict(ckpt["optimizer"])
-    if ckpt.get("scaler"):
-        setup.scaler.load_state_dict(ckpt["scaler"])
-    rng = ckpt["rng"]
-    torch.set_rng_state(rng["torch"].cpu())
-    generator.set_state(rng["batches"].cpu())
-    if rng.get("cuda") and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
-    return {"step": int(ckpt["step"]), "epoch": int(ckpt["epoch"]), "best": dict(ckpt.get("best", {})),
-            "skipped_steps": int(ckpt.get("skipped_steps", 0)), "logger_state": dict(ckpt.get("logger_state", {}))}
+    (``step``, ``epoch``, ``best``, ``skipped_steps``, ``logger_state``).
+
+    Raises:
+        CheckpointError: a part of the state does not fit this run (one line naming ``path``).
+    """
+    load_weights(setup, ckpt, path)
+    try:
+        setup.composer.load_state_dict(ckpt.get("composer", {}))
+        setup.optimizer.load_state_dict(ckpt["optimizer"])
+        if ckpt.get("scaler"):
+            setup.scaler.load_state_dict(ckpt["scaler"])
+        rng = ckpt["rng"]
+        torch.set_rng_state(rng["torch"].cpu())
+        generator.set_state(rng["batches"].cpu())
+        if rng.get("cuda") and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
+        return {"step": int(ckpt["step"]), "epoch": int(ckpt["epoch"]), "best": dict(ckpt.get("best", {})),
+                "skipped_steps": int(ckpt.get("skipped_steps", 0)), "logger_state": dict(ckpt.get("logger_state", {}))}
+    except (RuntimeError, KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise CheckpointError(f"{path}: its optimiser, RNG or bookkeeping state is damaged or does not fit this run "
+                              f"({type(exc).__name__}: {first})") from None
 
 
 def load_trained(path: str | Path, plugins: Any, *, data: str | None = None, device: str | None = None,
@@ -266,6 +301,6 @@ def load_trained(path: str | Path, plugins: Any, *, data: str | None = None, dev
         if key in stored and stored[key] != have:
             raise CheckpointError(f"{p}: the model was trained on data with {key} = {stored[key]}, "
                                   f"but {ds.describe().get('path', 'this dataset')} has {have}")
-    load_weights(setup, ckpt)
+    load_weights(setup, ckpt, p)
     setup.model.eval()
     return setup, ckpt, p

@@ -11,6 +11,7 @@ from torch.profiler import record_function
 from jasper_core.contracts import Batch, LossInputs, Prediction, StepState
 from jasper_core.errors import NonFiniteLossError
 from jasper_core.training.assemble import Setup
+from jasper_core.training.output_checks import check_prediction
 
 
 @attrs.define
@@ -47,7 +48,7 @@ def compute_losses(setup: Setup, batch: Batch, *, step: int, total_steps: int, a
     """Forward pass and losses. Returns ``(total, components, prediction)``."""
     state = setup.step_state(step, total_steps)
     with autocast(setup):
-        prediction = setup.model(batch.question, batch.steering, state)
+        prediction = check_prediction(setup.model(batch.question, batch.steering, state), batch.question, setup.recipe.model)
     inputs = loss_inputs(setup, batch, prediction, state)
     total, parts = setup.composer(inputs, aux_active=aux_active)
     return total, parts, prediction

@@ -111,7 +111,7 @@ class Trainer:
                 f"{self.resume_from}: the recipe differs from the one this run was started with; "
                 "resume with the same recipe and --set overrides (the run's recipe.toml), or start a new --run-dir"
             )
-        book = restore_state(setup, ckpt, gen)
+        book = restore_state(setup, ckpt, gen, self.resume_from)
         # the best record stands only with its weights in this run directory's best.pt
         self.best = book["best"] if self.run_dir.checkpoint("best").exists() else {}
         self.skipped = book["skipped_steps"]
@@ -257,7 +257,7 @@ class Trainer:
         """Evaluate the best checkpoint (by validation) on ``eval.final_split``; write ``eval.json``."""
         best = self.run_dir.checkpoint("best")
         if best.exists():
-            load_weights(setup, load_checkpoint(best, map_location=setup.device))
+            load_weights(setup, load_checkpoint(best, map_location=setup.device), best)
         results = run_evaluation(setup.model, setup.target_space, setup.dataset, self.recipe, self.plugins.registries,
                                  self.recipe.eval.final_split)
         results.checkpoint = "best" if best.exists() else "last"

@@ -2,20 +2,20 @@
 
 Formats: the legacy layout (``config.json`` + one ``*.pt`` per tensor), the same tensors in one
 ``dataset.h5``, and the native format (``tensors.safetensors`` + ``meta.json``, memory-mapped).
-Every ``.pt`` file is loaded with ``torch.load(weights_only=True)``: a file that would run code
-is refused.
+Every ``.pt`` file is loaded through ``safe_load`` (CRC check, then ``torch.load(weights_only=True)``):
+a damaged file is named, a file that would run code is refused.
 """
 
 from __future__ import annotations
 
 import json
-import pickle
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from jasper_core.errors import DatasetError
+from jasper_core.training.checkpoint import UnreadableFile, safe_load
 from jasper_plugins.data.layout import (
     CONFIG_FILE, H5_FILE, LEGACY_SUFFIX, NATIVE_META, NATIVE_TENSORS, TENSORS, TEXTS_FILE,
 )
@@ -66,15 +66,12 @@ def load_pt(path: Path, name: str) -> torch.Tensor:
             f"{', '.join(n + LEGACY_SUFFIX for n in TENSORS)} and {CONFIG_FILE}"
         )
     try:
-        value = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DatasetError(
-            f"{path}: refused to load tensor '{name}': the file holds more than plain tensors "
-            f"and would run code when unpickled ({first}). Re-save it with torch.save(tensor)."
-        ) from None
-    except Exception as exc:  # noqa: BLE001 - truncated zip, wrong magic number, ...
-        raise DatasetError(f"{path}: cannot read tensor '{name}' ({type(exc).__name__}: {exc}); the file is damaged or not a torch file") from None
+        value = safe_load(path)
+    except UnreadableFile as exc:
+        if exc.runs_code:
+            raise DatasetError(f"{path}: refused to load tensor '{name}': {exc.reason}. "
+                               "Re-save it with torch.save(tensor).") from None
+        raise DatasetError(f"{path}: cannot read tensor '{name}': the file is damaged or not a torch file ({exc.reason})") from None
     if name == "pair_keyword_ids":
         return _keyword_ids_to_tensor(path, value)
     if not isinstance(value, torch.Tensor):
