@@ -99,3 +99,19 @@ def non_empty(instance: Any, attribute: Any, value) -> None:
     """Require a non-empty sequence or string."""
     if len(value) == 0:
         raise ValueError("must not be empty")
+
+
+def non_utf8_strings(data: Any, path: str = "") -> list[tuple[str, str]]:
+    """``(dotted path, value)`` of every string in nested recipe data that cannot be written as UTF-8
+    (a non-UTF-8 file name arrives as lone surrogates); a recipe is stored as UTF-8 TOML."""
+    if isinstance(data, str):
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError:
+            return [(path, data)]
+        return []
+    if isinstance(data, dict):
+        return [hit for k, v in data.items() for hit in non_utf8_strings(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(data, (list, tuple)):
+        return [hit for i, v in enumerate(data) for hit in non_utf8_strings(v, f"{path}[{i}]")]
+    return []

@@ -89,8 +89,7 @@ def export_model(path: str | Path, out: str | Path, plugins: Any, *, prefer: str
     check_out(out)
     setup, ckpt, checkpoint = load_trained(path, plugins, data=data, device="cpu", prefer=prefer)
     config = model_config(setup, ckpt, checkpoint)
-    eval_file = RunDir.of_checkpoint(checkpoint).eval_file()
-    evaluation = json.loads(eval_file.read_text(encoding="utf-8")) if eval_file.is_file() else None
+    evaluation = RunDir.of_checkpoint(checkpoint).read_eval()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)

@@ -66,6 +66,23 @@ class RunDir:
         """True when the directory exists and holds anything but a lock file."""
         return self.path.is_dir() and any(p.name != ".lock" for p in self.path.iterdir())
 
+    def killed_before_first_checkpoint(self, recipe_text: str) -> bool:
+        """True when the directory holds only the start of a run of this very recipe (``recipe.toml``
+        equal to ``recipe_text``) that was stopped before it wrote any checkpoint or evaluation file:
+        nothing of value is there, so ``--resume auto`` starts that run again."""
+        try:
+            same = self.recipe_file.read_text(encoding="utf-8") == recipe_text
+        except (OSError, ValueError):
+            return False
+        written = [p for p in self.checkpoints.glob("*.pt")] if self.checkpoints.is_dir() else []
+        return same and not written and not any(self.path.glob("eval*.json"))
+
+    def remove_temporaries(self) -> None:
+        """Delete the temporary files a killed writer left (``.<name>.<random>.tmp``, see ``atomic_write``)."""
+        for folder in (self.path, self.checkpoints):
+            for tmp in folder.glob(".*.tmp") if folder.is_dir() else ():
+                tmp.unlink(missing_ok=True)
+
     @classmethod
     def of_checkpoint(cls, checkpoint: Path) -> "RunDir":
         """The run directory a checkpoint file belongs to (its folder, or the folder above ``checkpoints/``)."""
@@ -122,6 +139,7 @@ class RunDir:
         try:
             with os.fdopen(fd, "w") as fh:
                 json.dump(me, fh)
+            self.remove_temporaries()
         except OSError as exc:
             self.lock_file.unlink(missing_ok=True)
             raise write_failure(self.lock_file, exc) from None
@@ -195,6 +213,24 @@ class RunDir:
         self.check_output(out)
         atomic_write_text(out, json.dumps(results.to_dict(), indent=2))
         return out
+
+    def read_eval(self, split: str | None = None) -> dict[str, Any] | None:
+        """The JSON of ``eval.json`` (or ``eval-<split>.json``), or None when there is none.
+
+        Raises:
+            JasperError: the file is damaged (one line naming it and how to write it again).
+        """
+        path = self.eval_file(split)
+        if not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise JasperError(f"{path}: damaged ({type(exc).__name__}); write it again with "
+                              + ("--resume auto on the finished run" if split is None else "jasper eval") + ", or delete it") from None
+        if not isinstance(data, dict):
+            raise JasperError(f"{path}: damaged (not a JSON object); write it again, or delete it")
+        return data
 
     def save(self, state: dict[str, Any], *, epoch: int, is_best: bool, every: int, keep: int) -> tuple[str, ...]:
         """Write ``best`` (when it is), then ``last``, then the periodic one, each atomically; returns

@@ -85,7 +85,7 @@ class Trainer:
             last = self.run_dir.checkpoint("last")
             if last.exists():
                 return last
-            if self.run_dir.holds_run():
+            if self.run_dir.holds_run() and not self.run_dir.killed_before_first_checkpoint(recipe_to_toml(self.recipe)):
                 raise JasperError(f"{self.run_dir.path} holds files but no checkpoints/last.pt to resume from; "
                                   "choose another --run-dir (nothing was changed)")
             return None

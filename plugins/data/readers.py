@@ -9,6 +9,7 @@ a damaged file is named, a file that would run code is refused.
 from __future__ import annotations
 
 import json
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -101,11 +102,27 @@ def read_h5(root: Path) -> Tensors:
     return out
 
 
-def read_native(root: Path) -> Tensors:
+CHECKSUM_KEY = "tensors_crc32"  # in meta.json: the CRC-32 of tensors.safetensors, written by the writer
+
+
+def file_crc32(path: Path) -> str:
+    """The CRC-32 of a file's bytes as 8 hex digits (read in 16 MiB chunks)."""
+    crc = 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 24):
+            crc = zlib.crc32(chunk, crc)
+    return f"{crc:08x}"
+
+
+def read_native(root: Path, meta: dict[str, Any] | None = None) -> Tensors:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     path = root / NATIVE_TENSORS
+    want = (meta or {}).get(CHECKSUM_KEY)
+    if want is not None and path.is_file() and file_crc32(path) != want:  # safetensors has no checksum of its own
+        raise DatasetError(f"{path}: damaged: its CRC-32 is not the {want} that {NATIVE_META} records; "
+                           "copy or convert the dataset again")
     try:
         tensors = load_file(str(path))  # memory-mapped
     except (SafetensorError, OSError, ValueError) as exc:
@@ -123,7 +140,7 @@ def read_dataset_dir(root: Path, fmt: str = "auto") -> tuple[Tensors, dict[str, 
     fmt = detect_format(root) if fmt == "auto" else fmt
     if fmt == "native":
         meta = read_json(root / NATIVE_META, "dataset metadata")
-        tensors = read_native(root)
+        tensors = read_native(root, meta)
     else:
         meta = read_json(root / CONFIG_FILE, "dataset config")
         tensors = read_h5(root) if fmt == "h5" else read_legacy(root)

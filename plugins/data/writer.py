@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from jasper_plugins.data.readers import CHECKSUM_KEY, file_crc32
 from jasper_plugins.data.layout import CONFIG_FILE, NATIVE_META, NATIVE_TENSORS, TENSORS, TEXTS_FILE
 
 
@@ -29,11 +30,13 @@ def write_dataset(out_dir: Path, tensors: dict[str, torch.Tensor], meta: dict[st
     if (out_dir / CONFIG_FILE).exists() or (out_dir / NATIVE_TENSORS).exists():
         raise ValueError(f"{out_dir} already holds a dataset; choose an empty directory")
     out_dir.mkdir(parents=True, exist_ok=True)
+    meta = {k: v for k, v in meta.items() if k != CHECKSUM_KEY}  # a converted dataset's old checksum is stale
     data = {n: _cast(tensors[n], float_dtype) for n in TENSORS}
     if fmt == "native":
         from safetensors.torch import save_file
 
         save_file(data, str(out_dir / NATIVE_TENSORS))
+        meta = {**meta, CHECKSUM_KEY: file_crc32(out_dir / NATIVE_TENSORS)}  # checked on every read
         (out_dir / NATIVE_META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
     elif fmt == "legacy":
         for name, t in data.items():
