@@ -109,7 +109,7 @@ def recipe_from_data(source: str, data: dict[str, Any], registries: Any, overrid
     data = copy.deepcopy(data)
     problems: list[Problem] = []
     apply_overrides(data, list(overrides), problems)
-    problems.extend(Problem(where, f"{value.encode('utf-8', 'backslashreplace').decode()!r} is not valid UTF-8; recipes are "
+    problems.extend(Problem(where, f'"{value.encode("utf-8", "backslashreplace").decode()}" is not valid UTF-8; recipes are '
                                    "stored as UTF-8 TOML: rename the file or directory")
                     for where, value in non_utf8_strings(data))
     problems.extend(_requirement_problems(data.get("requires", [])))

@@ -1,0 +1,45 @@
+"""Class 5 of the review: settings that cannot train are recipe errors before any training, in
+``jasper check`` and ``jasper train`` alike (both load the recipe and assemble it)."""
+
+import os
+
+import pytest
+
+from jasper_core.errors import RecipeError
+from jasper_core.recipe import load_recipe, recipe_from_text
+from jasper_core.training.assemble import assemble
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["eval.ks=[5, 10]", 'eval.best_metric="recall@1"'], r"best_metric 'recall@1' needs 1 in eval.ks \(now \[5, 10\]\)"),
+    (["eval.ks=[1, 10]", 'eval.best_metric="recall@5"'], "needs 5 in eval.ks"),
+])
+def test_recipe__best_metric_that_is_never_computed(tiny_recipe_text, plugins, overrides, message):
+    with pytest.raises(RecipeError, match=message):
+        recipe_from_text(tiny_recipe_text, plugins.registries, overrides=overrides)
+    ok = recipe_from_text(tiny_recipe_text, plugins.registries, overrides=["eval.ks=[10]", 'eval.best_metric="ndcg@10"'])
+    assert ok.eval.best_metric == "ndcg@10"
+
+
+def test_recipe__a_path_that_is_not_utf8_is_a_recipe_error(tiny_recipe_text, plugins, tmp_path):
+    odd = os.fsdecode(os.fsencode(str(tmp_path)) + b"/data-\xff")
+    with pytest.raises(RecipeError) as err:
+        recipe_from_text(tiny_recipe_text, plugins.registries, overrides=[f'data.path="{odd}"'])
+    assert "data.path: " in str(err.value) and "not valid UTF-8" in str(err.value) and "data-\\udcff" in str(err.value)
+
+
+def test_recipe__a_directory_is_not_a_recipe(tmp_path, plugins):
+    with pytest.raises(RecipeError, match="is a directory"):
+        load_recipe(str(tmp_path), plugins.registries)
+
+
+@pytest.mark.parametrize("overrides, where, message", [
+    (["target_space.decay.start=1.5"], "target_space.decay", "the EMA decay must stay between 0.0 and 1.0, but schedule \"cosine\" gives 1.5"),
+    (['target_space.decay={type="constant", value=-0.1}'], "target_space.decay", "the EMA decay must stay between 0.0 and 1.0, but schedule \"constant\" gives -0.1"),
+    (['optim.schedule={type="constant", value=-1.0}'], "optim.schedule", "the learning-rate multiplier must stay >= 0.0"),
+])
+def test_assemble__a_schedule_out_of_its_range_is_refused_before_training(tiny_recipe_text, plugins, overrides, where, message):
+    recipe = recipe_from_text(tiny_recipe_text, plugins.registries, overrides=overrides)
+    with pytest.raises(RecipeError) as err:
+        assemble(recipe, plugins.registries)
+    assert f"{where}: {message}" in str(err.value)
