@@ -66,6 +66,37 @@ class RunDir:
         """True when the directory exists and holds anything but a lock file."""
         return self.path.is_dir() and any(p.name != ".lock" for p in self.path.iterdir())
 
+    def resume_source(self, resume: str | None, recipe_text: str) -> Path | None:
+        """The checkpoint a training into this directory starts from (None: from scratch), by the rules:
+
+        - no ``resume``: the directory must not hold a run;
+        - ``"auto"``: its ``checkpoints/last.pt``; without one, from scratch only when the directory
+          holds nothing of value (empty, or this recipe's run killed before its first checkpoint);
+        - a checkpoint or run directory: its last checkpoint, continued here only when this is its own
+          run directory or holds nothing of value (never over another run's checkpoints).
+
+        Raises:
+            JasperError: one line; nothing was changed.
+            CheckpointError: the given checkpoint does not exist.
+        """
+        empty = not self.holds_run() or self.killed_before_first_checkpoint(recipe_text)
+        if resume is None:
+            if not self.holds_run():
+                return None
+            raise JasperError(f"{self.path} already holds a run; pass --resume auto to continue it, or choose another --run-dir")
+        if resume == "auto":
+            if self.checkpoint("last").exists():
+                return self.checkpoint("last")
+            if empty:
+                return None
+            raise JasperError(f"{self.path} holds files but no checkpoints/last.pt to resume from; "
+                              "choose another --run-dir (nothing was changed)")
+        source = RunDir.find_checkpoint(resume, "last")
+        if RunDir.of_checkpoint(source).path.resolve() != self.path.resolve() and not empty:
+            raise JasperError(f"{self.path} already holds another run; continuing {source} there would replace its "
+                              "checkpoints: choose an empty --run-dir (nothing was changed)")
+        return source
+
     def killed_before_first_checkpoint(self, recipe_text: str) -> bool:
         """True when the directory holds only the start of a run of this very recipe (``recipe.toml``
         equal to ``recipe_text``) that was stopped before it wrote any checkpoint or evaluation file:

@@ -75,21 +75,8 @@ class Trainer:
 
     # -- set-up ---------------------------------------------------------------------------
     def _resume_path(self, resume: str | None) -> Path | None:
-        if resume is None:
-            if self.run_dir.holds_run():
-                raise JasperError(
-                    f"{self.run_dir.path} already holds a run; pass --resume auto to continue it, or choose another --run-dir"
-                )
-            return None
-        if resume == "auto":
-            last = self.run_dir.checkpoint("last")
-            if last.exists():
-                return last
-            if self.run_dir.holds_run() and not self.run_dir.killed_before_first_checkpoint(recipe_to_toml(self.recipe)):
-                raise JasperError(f"{self.run_dir.path} holds files but no checkpoints/last.pt to resume from; "
-                                  "choose another --run-dir (nothing was changed)")
-            return None
-        return RunDir.find_checkpoint(resume, "last")
+        self._resume = resume
+        return self.run_dir.resume_source(resume, recipe_to_toml(self.recipe))
 
     def _register_loggers(self) -> None:
         for comp in self.recipe.logger:
@@ -132,6 +119,7 @@ class Trainer:
         The run directory is locked for the whole run: a second process gets one clear line.
         """
         with self.run_dir.lock():
+            self.resume_from = self._resume_path(self._resume)  # again: another process may have written here since
             return self._fit()
 
     def _fit(self) -> EvalResults:

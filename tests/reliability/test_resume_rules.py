@@ -7,6 +7,8 @@ import pytest
 import torch
 from torch import nn
 
+from conftest import copy_run
+from hostile import snapshot
 from jasper_core.errors import CheckpointError
 from jasper_core.training.run_dir import RunDir, load_weights, restore_state
 
@@ -73,3 +75,30 @@ def test_resume_auto__restarts_a_run_killed_before_its_first_checkpoint(tiny_rec
     other = recipe_from_text(tiny_recipe_text, plugins.registries, overrides=["train.epochs=2"])
     with pytest.raises(Exception, match="holds files but no checkpoints/last.pt"):
         Trainer(other, plugins, run_dir=run.path, resume="auto")
+
+
+def test_resume_path__never_continues_into_another_run(tiny_run, tiny_recipe_text, tmp_path, plugins):
+    from jasper_core.errors import JasperError
+    from jasper_core.recipe import recipe_from_text, recipe_to_toml
+
+    other = copy_run(tiny_run.path, tmp_path / "other")
+    before = snapshot(other)
+    text = recipe_to_toml(recipe_from_text(tiny_recipe_text, plugins.registries))
+    with pytest.raises(JasperError, match="already holds another run; continuing .* would replace its checkpoints"):
+        RunDir(other).resume_source(str(tiny_run.path / "checkpoints" / "last.pt"), text)
+    assert snapshot(other) == before
+    assert RunDir(tmp_path / "new").resume_source(str(tiny_run.path), text) == tiny_run.path / "checkpoints" / "last.pt"
+    assert RunDir(other).resume_source(str(other), text) == other / "checkpoints" / "last.pt"  # its own run
+
+
+def test_fit__rechecks_the_directory_once_it_holds_the_lock(tiny_run, tiny_recipe_text, tmp_path, plugins):
+    from jasper_core.errors import JasperError
+    from jasper_core.recipe import recipe_from_text
+    from jasper_core.training.trainer import Trainer
+
+    late = Trainer(recipe_from_text(tiny_recipe_text, plugins.registries), plugins, run_dir=tmp_path / "run")
+    copy_run(tiny_run.path, tmp_path / "run")  # another job trained there meanwhile, and finished
+    before = snapshot(tmp_path / "run")
+    with pytest.raises(JasperError, match="already holds a run"):
+        late.fit()
+    assert snapshot(tmp_path / "run") == before
