@@ -112,6 +112,10 @@ def assemble(recipe: Recipe, registries: Any, *, device: torch.device | None = N
                                       f"choose another split or rebuild the dataset with a larger {split} fraction")
                 for key, split in (("split", recipe.eval.split), ("final_split", recipe.eval.final_split))
                 if dataset.split(split).numel() == 0]
+    n_train, t = int(dataset.split("train").numel()), recipe.train
+    if t.drop_last and t.batch_size > n_train:  # not one step would run, yet the run would "complete"
+        problems.append(Problem("train.batch_size", f"{t.batch_size} is more than the {n_train} training pairs and "
+                                                    "train.drop_last is true: no step would run; lower it or set drop_last = false"))
     if problems:
         raise RecipeError("recipe", problems)
     model, target_space = build_model(recipe, registries, dataset, device)

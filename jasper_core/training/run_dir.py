@@ -364,8 +364,11 @@ def load_trained(path: str | Path, plugins: Any, *, data: str | None = None, dev
     recipe = recipe_from_text(ckpt["recipe"], plugins.registries, source=f"{p} (stored recipe)", overrides=overrides)
     setup = assemble(recipe, plugins.registries)
     stored, ds = ckpt.get("dataset", {}), setup.dataset
-    for key, have in (("dim", ds.dim), ("num_clusters", ds.num_clusters)):
+    for key, have in (("dim", ds.dim), ("num_clusters", ds.num_clusters), ("cluster_names", list(ds.cluster_names))):
         if key in stored and stored[key] != have:
+            if key == "cluster_names":  # same count, other topics: the router's outputs would mean other clusters
+                i = next(i for i, (a, b) in enumerate(zip(stored[key], have)) if a != b)
+                stored, have = {key: f"{stored[key][i]!r} at position {i}"}, repr(have[i])
             raise CheckpointError(f"{p}: the model was trained on data with {key} = {stored[key]}, "
                                   f"but {ds.describe().get('path', 'this dataset')} has {have}")
     load_weights(setup, ckpt, p)

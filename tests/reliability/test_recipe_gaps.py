@@ -43,3 +43,11 @@ def test_assemble__a_schedule_out_of_its_range_is_refused_before_training(tiny_r
     with pytest.raises(RecipeError) as err:
         assemble(recipe, plugins.registries)
     assert f"{where}: {message}" in str(err.value)
+
+
+def test_assemble__a_batch_larger_than_the_training_split_with_drop_last_is_refused(tiny_recipe_text, plugins):
+    recipe = recipe_from_text(tiny_recipe_text, plugins.registries, overrides=["train.batch_size=100000"])
+    with pytest.raises(RecipeError, match=r"train.batch_size: 100000 is more than the \d+ training pairs"):
+        assemble(recipe, plugins.registries)
+    ok = recipe_from_text(tiny_recipe_text, plugins.registries, overrides=["train.batch_size=100000", "train.drop_last=false"])
+    assert assemble(ok, plugins.registries).recipe.train.batch_size == 100000

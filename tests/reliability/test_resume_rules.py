@@ -102,3 +102,17 @@ def test_fit__rechecks_the_directory_once_it_holds_the_lock(tiny_run, tiny_recip
     with pytest.raises(JasperError, match="already holds a run"):
         late.fit()
     assert snapshot(tmp_path / "run") == before
+
+
+def test_load_trained__refuses_data_with_other_clusters_of_the_same_count(tiny_run, tmp_path, plugins):
+    import json
+
+    from conftest import write_synthetic
+    from jasper_core.training.run_dir import load_trained
+
+    other = write_synthetic(tmp_path / "other")
+    meta = json.loads((other / "config.json").read_text())
+    meta["cluster_names"] = ["a", "b", "c", "d"]
+    (other / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=r"cluster_names = 'topic-0' at position 0, but .* has 'a'"):
+        load_trained(tiny_run.path, plugins, data=str(other))
