@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping
 import torch
 
 from jasper_core.contracts import Prediction, StepState
-from jasper_core.errors import PluginOutputError, Problem, RecipeError
+from jasper_core.errors import JasperError, PluginOutputError, Problem, RecipeError
 
 
 def _who(comp: Any) -> str:
@@ -52,7 +52,7 @@ def probe_model(model: torch.nn.Module, target_space: torch.nn.Module, dataset: 
     state and the model's mode are left as they were (no other component's numbers change).
 
     Raises:
-        PluginOutputError: see :func:`check_prediction`.
+        PluginOutputError: the model raised, or see :func:`check_prediction`.
     """
     rows = dataset.pair_question[dataset.split("train")[:2]]
     question = dataset.questions[rows].float()
@@ -62,9 +62,15 @@ def probe_model(model: torch.nn.Module, target_space: torch.nn.Module, dataset: 
         model.eval()
         try:
             state = StepState(step=0, total_steps=1, centroids=target_space(dataset.centroids))
-            check_prediction(model(question, torch.zeros_like(question), state), question, comp)
+            out = model(question, torch.zeros_like(question), state)
+        except (RuntimeError, ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:
+            if isinstance(exc, (JasperError, torch.OutOfMemoryError)):
+                raise
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            raise PluginOutputError(f"{_who(comp)} failed on two training questions: {type(exc).__name__}: {first}") from exc
         finally:
             model.train(was)
+        check_prediction(out, question, comp)
 
 
 def check_loss_output(out: Any, name: str) -> torch.Tensor:

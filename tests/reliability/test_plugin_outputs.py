@@ -79,6 +79,8 @@ class Bent(Predictor):
         self.online_encoder, self.cut = encoder, (config.rows, config.cols)
 
     def forward(self, question, steering, state):
+        if self.cut == (-1, -1):
+            raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
         out = self.online_encoder(question)
         return Prediction(prediction=out[self.cut[0]:, self.cut[1]:])
 
@@ -104,6 +106,8 @@ class Registers:
 @pytest.mark.parametrize("sets, message", [
     (['model={type="bent", cols=1}'], r'model "bent" \(model, from test-plugin-0\) returned a prediction of shape \[2, 15\]'),
     (['loss=[{type="int_loss"}]'], r'loss "int_loss" returned "loss" of dtype torch.int64'),
+    (['model={type="bent", rows=-1, cols=-1}'], r'model "bent" \(model, from test-plugin-0\) failed on two training questions: '
+                                                r"RuntimeError: mat1 and mat2"),
 ])
 def test_check__a_plugin_breaking_its_contract_is_one_line(tiny_recipe_file, monkeypatch, capsys, sets, message):
     import jasper_core.cli.main as cli

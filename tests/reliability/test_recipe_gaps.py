@@ -51,3 +51,29 @@ def test_assemble__a_batch_larger_than_the_training_split_with_drop_last_is_refu
         assemble(recipe, plugins.registries)
     ok = recipe_from_text(tiny_recipe_text, plugins.registries, overrides=["train.batch_size=100000", "train.drop_last=false"])
     assert assemble(ok, plugins.registries).recipe.train.batch_size == 100000
+
+
+@pytest.mark.parametrize("logger, message", [
+    ('{type="jsonl", filename="checkpoints/best.pt"}', "is the run's own"),
+    ('{type="csv", filename="recipe.toml"}', "is the run's own"),
+    ('{type="jsonl", filename="eval-test.json"}', "is the run's own"),
+    ('{type="jsonl", filename="../outside.jsonl"}', "must be a relative path inside the run directory"),
+    ('{type="csv", filename="/tmp/abs.csv"}', "must be a relative path inside the run directory"),
+    ('{type="plots", directory="checkpoints"}', "is the run's own"),
+    ('{type="xai_samples", directory=""}', "must be a relative path"),
+])
+def test_recipe__a_logger_path_outside_its_place_is_a_recipe_error(tiny_recipe_text, plugins, logger, message):
+    with pytest.raises(RecipeError, match=r"logger\[0\]\.(filename|directory): .*" + message):
+        recipe_from_text(tiny_recipe_text, plugins.registries, overrides=[f"logger=[{logger}]"])
+    ok = recipe_from_text(tiny_recipe_text, plugins.registries, overrides=['logger=[{type="jsonl", filename="logs/h.jsonl"}]'])
+    assert ok.logger[0].config.filename == "logs/h.jsonl"
+
+
+def test_run_file__reserves_every_name_the_run_directory_writes(tmp_path):
+    from jasper_core.training.run_dir import RunDir
+    from jasper_core.validators import run_file
+
+    run = RunDir(tmp_path)
+    for path in (run.recipe_file, run.checkpoint("best"), run.lock_file, run.eval_file(), run.eval_file("val")):
+        with pytest.raises(ValueError):
+            run_file(None, None, str(path.relative_to(tmp_path)))
