@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 import torch
+from rich.markup import escape
 
 from jasper_core.cli.common import add_recipe_arguments, recipe_overrides, stdout
 from jasper_core.recipe import load_recipe
@@ -17,7 +18,7 @@ from jasper_core.training.step import compute_losses
 
 def run(args: argparse.Namespace, plugins) -> int:
     recipe = load_recipe(args.recipe, plugins.registries, recipe_overrides(args))
-    stdout.print(f"recipe {args.recipe}: valid")
+    stdout.print(f"recipe {escape(args.recipe)}: valid")
     setup = assemble(recipe, plugins.registries)
     ds = setup.dataset
     stdout.print(f"dataset: {ds.dim}-d, {ds.num_clusters} clusters, {ds.sources.shape[0]} sources, "

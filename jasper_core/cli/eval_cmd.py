@@ -30,7 +30,7 @@ def run(args: argparse.Namespace, plugins) -> int:
         out = run_dir.write_eval(results, out)
     except WriteError as exc:
         raise WriteError(f"{exc}; the results are printed above, or pass --out FILE to write them elsewhere") from None
-    stdout.print(f"written: {out}")
+    stdout.print(f"written: {out}", markup=False)
     return 0
 
 

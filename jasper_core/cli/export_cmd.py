@@ -12,7 +12,7 @@ def run(args: argparse.Namespace, plugins) -> int:
     out, config = export_model(args.run, args.out, plugins, prefer=args.checkpoint, data=args.data)
     ck = config["checkpoint"]
     stdout.print(f"exported {ck['file']} (epoch {ck['epoch']}, step {ck['step']}) to {out}: "
-                 "model.safetensors, config.json, README.md", highlight=False, soft_wrap=True)
+                 "model.safetensors, config.json, README.md", highlight=False, soft_wrap=True, markup=False)
     return 0
 
 

@@ -7,6 +7,7 @@ import contextlib
 import sys
 
 import torch
+from rich.markup import escape
 
 from jasper_core import hookimpl
 from jasper_core.contracts.steering import SteeringInputs, steering
@@ -66,8 +67,8 @@ def run(args: argparse.Namespace, plugins) -> int:
     if args.json:
         print(XAI.to_json(e))
         return 0
-    console.print(f"[bold]question[/]: {args.question}")
-    console.print(f"[bold]steering[/]: {described}   (model: {path})")
+    console.print(f"[bold]question[/]: {escape(args.question)}")
+    console.print(f"[bold]steering[/]: {escape(str(described))}   (model: {escape(str(path))})")
     console.print(f"[bold]routed to[/]: {e['primary_subspace']} (confidence {e['confidence']:.2f}, {e['routing_source'].replace('_', ' ')})")
     for name, w in list(e["routing_distribution"].items())[:5]:
         console.print(f"  {w:5.2f} {bar(w)} {name}", highlight=False)
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace, plugins) -> int:
         console.print(f"  {i}. {s['similarity']:.2f} [{s['cluster']}] {text[:110]}{'…' if len(text) > 110 else ''}", highlight=False, markup=False)
     console.print(f"[bold]signal[/]: {e['actionable_signal']}", soft_wrap=True)
     if args.figure:
-        console.print(f"figure: {args.figure}")
+        console.print(f"figure: {args.figure}", markup=False)
     return 0
 
 
