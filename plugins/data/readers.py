@@ -17,6 +17,7 @@ import torch
 
 from jasper_core.errors import DatasetError
 from jasper_core.training.checkpoint import UnreadableFile, safe_load
+from jasper_plugins.data.validate import TEXT_ROWS, check_texts
 from jasper_plugins.data.layout import (
     CONFIG_FILE, H5_FILE, LEGACY_SUFFIX, NATIVE_META, NATIVE_TENSORS, TENSORS, TEXTS_FILE,
 )
@@ -144,5 +145,9 @@ def read_dataset_dir(root: Path, fmt: str = "auto") -> tuple[Tensors, dict[str, 
     else:
         meta = read_json(root / CONFIG_FILE, "dataset config")
         tensors = read_h5(root) if fmt == "h5" else read_legacy(root)
-    texts = read_json(root / TEXTS_FILE, "texts") if (root / TEXTS_FILE).exists() else meta.get("texts")
+    texts_file = root / TEXTS_FILE
+    texts = read_json(texts_file, "texts") if texts_file.exists() else meta.get("texts")
+    meta_file = root / (NATIVE_META if fmt == "native" else CONFIG_FILE)
+    if all(n in tensors for n in TEXT_ROWS.values()):
+        check_texts(texts, meta, tensors, texts_file if texts_file.exists() else meta_file, meta_file)
     return tensors, meta, texts, fmt

@@ -155,3 +155,24 @@ def test_eval_json__damaged_is_one_line_saying_how_to_write_it_again(tmp_path):
     run.eval_file("test").write_text(json.dumps([1, 2]))
     with pytest.raises(JasperError, match=r"eval-test\.json: damaged \(not a JSON object\)"):
         run.read_eval("test")
+
+
+@pytest.mark.parametrize("texts, meta_names, message", [
+    ({"questions": ["q"] * 3}, None, r"texts\.json: texts 'questions' must be a list of 120 strings .* got 3 entries"),
+    ({"sources": "all of them"}, None, r"texts 'sources' must be a list of 120 strings .* got str"),
+    ({"clusters": ["a", 2, "c", "d"]}, None, r"texts 'clusters' must be a list of 4 strings"),
+    ([1, 2], None, r"texts\.json: texts must be a JSON object"),
+    (None, ["a", "b"], r"config\.json: 'cluster_names' must be a list of 4 strings"),
+])
+def test_dataset_texts__that_do_not_match_the_tensors_are_refused_at_load(tmp_path, legacy_dir, texts, meta_names, message):
+    from jasper_plugins.data.readers import read_dataset_dir
+
+    root = tmp_path / "data"
+    shutil.copytree(legacy_dir, root)
+    if texts is not None:
+        (root / "texts.json").write_text(json.dumps(texts))
+    if meta_names is not None:
+        meta = json.loads((root / "config.json").read_text())
+        (root / "config.json").write_text(json.dumps({**meta, "cluster_names": meta_names}))
+    with pytest.raises(DatasetError, match=message):
+        read_dataset_dir(root)
