@@ -176,3 +176,15 @@ def test_dataset_texts__that_do_not_match_the_tensors_are_refused_at_load(tmp_pa
         (root / "config.json").write_text(json.dumps({**meta, "cluster_names": meta_names}))
     with pytest.raises(DatasetError, match=message):
         read_dataset_dir(root)
+
+
+def test_data_commands__non_utf8_input_and_an_existing_output_are_one_line(tmp_path, legacy_dir, capsys):
+    from hostile import one_line
+    from jasper_core.cli.main import main
+
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_bytes(b'{"question": "q", "source": "s\xff", "cluster": "c"}\n')
+    assert main(["data", "build", str(pairs), "--out", str(tmp_path / "out")]) == 1
+    assert one_line(capsys.readouterr().err) == f"error: {pairs}: not UTF-8 text (byte 30); save it as UTF-8"
+    assert main(["data", "convert", str(legacy_dir), "--out", str(legacy_dir)]) == 1
+    assert "already holds a dataset" in one_line(capsys.readouterr().err)
