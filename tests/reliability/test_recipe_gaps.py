@@ -77,3 +77,11 @@ def test_run_file__reserves_every_name_the_run_directory_writes(tmp_path):
     for path in (run.recipe_file, run.checkpoint("best"), run.lock_file, run.eval_file(), run.eval_file("val")):
         with pytest.raises(ValueError):
             run_file(None, None, str(path.relative_to(tmp_path)))
+
+
+def test_check__a_loss_not_finite_on_the_first_batch_is_one_line_naming_the_term(tiny_recipe_file, capsys):
+    from hostile import one_line
+    from jasper_core.cli.main import main
+
+    assert main(["check", str(tiny_recipe_file), "--set", "loss[1].temperature=1e-308"]) == 1
+    assert one_line(capsys.readouterr().err).startswith("error: loss term 'infonce' is not finite on the first batch")
