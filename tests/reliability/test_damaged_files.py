@@ -157,6 +157,13 @@ def test_eval_json__damaged_is_one_line_saying_how_to_write_it_again(tmp_path):
         run.read_eval("test")
 
 
+@pytest.fixture(scope="module")
+def legacy_read(legacy_dir):
+    from jasper_plugins.data.readers import read_dataset_dir
+
+    return read_dataset_dir(legacy_dir)
+
+
 @pytest.mark.parametrize("texts, meta_names, message", [
     ({"questions": ["q"] * 3}, None, r"texts\.json: texts 'questions' must be a list of 120 strings .* got 3 entries"),
     ({"sources": "all of them"}, None, r"texts 'sources' must be a list of 120 strings .* got str"),
@@ -164,20 +171,16 @@ def test_eval_json__damaged_is_one_line_saying_how_to_write_it_again(tmp_path):
     ([1, 2], None, r"texts\.json: texts must be a JSON object"),
     (None, ["a", "b"], r"config\.json: 'cluster_names' must be a list of 4 strings"),
 ])
-def test_dataset_texts__that_do_not_match_the_tensors_are_refused_at_load(tmp_path, legacy_dir, texts, meta_names, message):
-    from jasper_plugins.data.readers import read_dataset_dir
+def test_dataset_texts__that_do_not_match_the_tensors_are_refused_at_load(legacy_read, legacy_dir, texts, meta_names, message):
+    from jasper_plugins.data.validate import check_texts
 
-    root = tmp_path / "data"
-    shutil.copytree(legacy_dir, root)
-    if texts is not None:
-        (root / "texts.json").write_text(json.dumps(texts))
-    if meta_names is not None:
-        meta = json.loads((root / "config.json").read_text())
-        (root / "config.json").write_text(json.dumps({**meta, "cluster_names": meta_names}))
+    tensors, meta, _, _ = legacy_read
+    where, meta_file = legacy_dir / "texts.json", legacy_dir / "config.json"
     with pytest.raises(DatasetError, match=message):
-        read_dataset_dir(root)
+        check_texts(texts, {**meta, "cluster_names": meta_names} if meta_names else meta, tensors, where, meta_file)
 
 
+@pytest.mark.slow
 def test_data_commands__non_utf8_input_and_an_existing_output_are_one_line(tmp_path, legacy_dir, capsys):
     from hostile import one_line
     from jasper_core.cli.main import main

@@ -64,6 +64,31 @@ def test_check_schedule_range__the_first_value_out_of_range_is_a_recipe_error(va
     assert check_schedule_range(lambda s, t: 0.5, comp, 0.0, 1.0, "x")(0, 1) == 0.5
 
 
+def test_probe_model__names_a_model_that_raises_and_leaves_rng_and_mode_alone():
+    from jasper_core.training.output_checks import probe_model
+
+    class Raises(nn.Module):
+        def forward(self, question, steering, state):
+            torch.rand(1)
+            raise RuntimeError("mat1 and mat2 shapes cannot be multiplied\nmore detail")
+
+    class Wide(Raises):
+        def forward(self, question, steering, state):
+            torch.rand(1)
+            return Prediction(prediction=torch.cat([question, question], dim=1))
+
+    dataset = SimpleNamespace(pair_question=torch.arange(4), split=lambda name: torch.arange(4), questions=torch.randn(4, 8),
+                              centroids=torch.randn(2, 8))
+    model = Raises().train()
+    rng = torch.get_rng_state()
+    with pytest.raises(PluginOutputError, match=r'^model "bent" \(model, from test-plugin-0\) failed on two training questions: '
+                                                 r"RuntimeError: mat1 and mat2 shapes cannot be multiplied$"):
+        probe_model(model, nn.Identity(), dataset, MODEL)
+    assert model.training and torch.equal(torch.get_rng_state(), rng)
+    with pytest.raises(PluginOutputError, match=r"shape \[2, 16\]; expected \[2, 8\]"):
+        probe_model(Wide(), nn.Identity(), dataset, MODEL)
+
+
 # -- the same through the CLI, with registered plugins -------------------------------------------
 @attrs.frozen(kw_only=True)
 class BentConfig:
@@ -103,6 +128,7 @@ class Registers:
         registry.add("int_loss", IntLoss)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sets, message", [
     (['model={type="bent", cols=1}'], r'model "bent" \(model, from test-plugin-0\) returned a prediction of shape \[2, 15\]'),
     (['loss=[{type="int_loss"}]'], r'loss "int_loss" returned "loss" of dtype torch.int64'),

@@ -104,6 +104,7 @@ def test_fit__rechecks_the_directory_once_it_holds_the_lock(tiny_run, tiny_recip
     assert snapshot(tmp_path / "run") == before
 
 
+@pytest.mark.slow
 def test_load_trained__refuses_data_with_other_clusters_of_the_same_count(tiny_run, tmp_path, plugins):
     import json
 
