@@ -139,8 +139,10 @@ def assemble(recipe: Recipe, registries: Any, *, device: torch.device | None = N
         composer=composer,
         optimizer=build_optimizer(recipe, params),
         scaler=torch.amp.GradScaler(device.type, enabled=precision == "fp16"),
-        lr_schedule=check_schedule_range(build_schedule(recipe.optim.schedule, registries), recipe.optim.schedule, 0.0, None, "the learning-rate multiplier"),
-        ema_decay=check_schedule_range(build_schedule(recipe.target_space.decay, registries), recipe.target_space.decay, 0.0, 1.0, "the EMA decay"),
+        lr_schedule=check_schedule_range(build_schedule(recipe.optim.schedule, registries), recipe.optim.schedule,
+                                         0.0, None, "the learning-rate multiplier"),
+        ema_decay=check_schedule_range(build_schedule(recipe.target_space.decay, registries), recipe.target_space.decay,
+                                       0.0, 1.0, "the EMA decay"),
         curriculum=build_schedule(recipe.train.curriculum, registries, length=len(STEERING_VARIANTS)),
         autocast_dtype=AUTOCAST_DTYPES[precision],
     )

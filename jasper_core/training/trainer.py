@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from jasper_core.contracts import STEERING_VARIANTS, EvalResults, RunInfo
-from jasper_core.errors import CheckpointError, JasperError, NonFiniteLossError
+from jasper_core.errors import CheckpointError, NonFiniteLossError
 from jasper_core.evaluation.evaluate import run_evaluation
 from jasper_core.hookspecs import lifecycle
 from jasper_core.recipe import Recipe, recipe_to_dict, recipe_to_toml

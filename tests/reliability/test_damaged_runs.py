@@ -1,7 +1,6 @@
 """Damaged files of a real run directory (``make test-all``): side files never block ``--resume auto``
 nor change its result; a damaged checkpoint is one line naming it and no file of the run changes."""
 
-import shutil
 
 import pytest
 import torch
@@ -23,7 +22,7 @@ SIDE_FILES = ["history.jsonl", "history.csv", "plots/history.json", "recipe.toml
 
 
 class StopAfterEpoch:
-    """Raises KeyboardInterrupt (as Ctrl-C would) at the end of epoch ``at`` of the first run only."""
+    """Raises KeyboardInterrupt (as Ctrl-C would) at the end of epoch 2, once."""
 
     fired = False
 

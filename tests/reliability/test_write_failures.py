@@ -10,7 +10,7 @@ import torch
 from hostile import one_line, snapshot
 from jasper_core.errors import JasperError, WriteError
 from jasper_core.training import checkpoint
-from jasper_core.training.checkpoint import atomic_save, atomic_write_text, load_checkpoint
+from jasper_core.training.checkpoint import atomic_save, atomic_write_text
 from jasper_core.training.run_dir import RunDir
 
 
