@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
-import socket
-import time
 from pathlib import Path
 from typing import Any, Iterator, Literal
 
@@ -32,6 +29,7 @@ from jasper_core.recipe import recipe_from_text, recipe_to_toml
 from jasper_core.recipe.overrides import set_override
 from jasper_core.training.assemble import Setup, assemble
 from jasper_core.training.checkpoint import FORMAT, VERSION, atomic_save, atomic_write_text, load_checkpoint, write_failure
+from jasper_core.training.run_lock import hold
 
 Which = Literal["best", "last"]
 _PERIODIC = re.compile(r"epoch-(\d+)\.pt")
@@ -144,63 +142,16 @@ class RunDir:
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        """Hold the directory for one writer. A second training process gets one line naming the
-        holder; a lock left by a dead process on this host is taken over.
+        """Hold the directory for one writer (see :mod:`.run_lock`); temporaries a killed writer left
+        are removed once it is held.
 
         Raises:
-            JasperError: another live process (or another host) holds the directory.
+            JasperError: the path is a file, or another live process (or another host) holds it.
+            WriteError: the lock cannot be written.
         """
         self.ensure_writable()
-        me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%d %H:%M:%S")}
-        fd = None
-        for _ in range(2):
-            try:
-                fd = os.open(self.lock_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-                break
-            except FileExistsError:
-                holder = self._lock_holder()
-                if holder is not None:
-                    raise JasperError(f"{self.path} is in use by pid {holder.get('pid')} on {holder.get('host')} since "
-                                      f"{holder.get('since')}; wait for it to finish or choose another --run-dir") from None
-                self.lock_file.unlink(missing_ok=True)  # stale: its process is gone
-            except OSError as exc:
-                raise write_failure(self.lock_file, exc) from None
-        if fd is None:
-            raise JasperError(f"{self.path}: could not take the run-directory lock {self.lock_file}; try again")
-        try:
-            with os.fdopen(fd, "w") as fh:
-                json.dump(me, fh)
-            self.remove_temporaries()
-        except OSError as exc:
-            self.lock_file.unlink(missing_ok=True)
-            raise write_failure(self.lock_file, exc) from None
-        try:
+        with hold(self.lock_file, owner=self.path, on_taken=self.remove_temporaries):
             yield
-        finally:
-            with contextlib.suppress(OSError, ValueError):
-                if json.loads(self.lock_file.read_text()).get("pid") == me["pid"]:
-                    self.lock_file.unlink()
-
-    def _lock_holder(self) -> dict[str, Any] | None:
-        """The live holder of the lock, or None when the lock is stale (or unreadable and old)."""
-        try:
-            holder = json.loads(self.lock_file.read_text())
-        except (OSError, ValueError):  # being written right now, or damaged: stale once it is a minute old
-            with contextlib.suppress(OSError):
-                if time.time() - self.lock_file.stat().st_mtime < 60:
-                    return {"pid": "?", "host": "?", "since": "a moment ago"}
-            return None
-        if not isinstance(holder, dict):
-            return None
-        if holder.get("host") != socket.gethostname():
-            return holder  # cannot tell whether it lives
-        try:
-            os.kill(int(holder.get("pid")), 0)
-        except ProcessLookupError:
-            return None
-        except (PermissionError, TypeError, ValueError):
-            pass  # alive under another user, or unreadable: treat as held
-        return holder
 
     # -- writing ----------------------------------------------------------------------------
     def ensure_writable(self) -> None:

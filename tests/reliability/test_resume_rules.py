@@ -117,3 +117,28 @@ def test_load_trained__refuses_data_with_other_clusters_of_the_same_count(tiny_r
     (other / "config.json").write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match=r"cluster_names = 'topic-0' at position 0, but .* has 'a'"):
         load_trained(tiny_run.path, plugins, data=str(other))
+
+
+def test_lock__a_reused_pid_does_not_hold_the_directory(tmp_path):
+    import json
+    import os
+    import socket
+    import subprocess
+    import time
+
+    from jasper_core.training.run_lock import live_holder
+
+    lock = tmp_path / ".lock"
+    here = socket.gethostname()
+    lock.write_text(json.dumps({"pid": os.getpid(), "host": here, "since": "before a restart", "time": time.time() - 10**7}))
+    assert live_holder(lock) is None  # our own pid, written before this process started: another process had it
+    lock.write_text(json.dumps({"pid": os.getpid(), "host": here, "since": "now", "time": time.time()}))
+    assert live_holder(lock)["pid"] == os.getpid()  # this process holds it (a second lock in one process is refused)
+    with subprocess.Popen(["sleep", "5"]) as other:
+        try:
+            lock.write_text(json.dumps({"pid": other.pid, "host": here, "since": "long ago", "time": time.time() - 3600}))
+            assert live_holder(lock) is None  # that pid started after the lock was written
+            lock.write_text(json.dumps({"pid": other.pid, "host": here, "since": "now", "time": time.time() + 60}))
+            assert live_holder(lock)["pid"] == other.pid  # started before: it may be the writer
+        finally:
+            other.kill()
