@@ -29,6 +29,8 @@ def validate(tensors: dict[str, torch.Tensor], root: Path, fmt: str) -> dict[str
         ok_dtype = t.is_floating_point() if family == "float" else (not t.is_floating_point() and t.dtype != torch.bool and not t.is_complex())
         if not ok_dtype:
             raise DatasetError(f"{where}: tensor '{name}' must have a {family} dtype, got {t.dtype}")
+        if family == "int" and not t.dtype.is_signed:  # -1 pads, and unsigned comparisons would misreport every index
+            raise DatasetError(f"{where}: tensor '{name}' must have a signed integer dtype (int64), got {t.dtype}")
         if t.dim() != len(symbols):
             raise DatasetError(f"{where}: tensor '{name}' must have shape [{', '.join(symbols)}], got {list(t.shape)}")
         for axis, sym in enumerate(symbols):

@@ -191,3 +191,11 @@ def test_data_commands__non_utf8_input_and_an_existing_output_are_one_line(tmp_p
     assert one_line(capsys.readouterr().err) == f"error: {pairs}: not UTF-8 text (byte 30); save it as UTF-8"
     assert main(["data", "convert", str(legacy_dir), "--out", str(legacy_dir)]) == 1
     assert "already holds a dataset" in one_line(capsys.readouterr().err)
+
+
+def test_dataset__unsigned_indices_are_refused_by_dtype_not_misreported(legacy_read, legacy_dir):
+    from jasper_plugins.data.validate import validate
+
+    tensors = {**legacy_read[0], "pair_keyword_ids": legacy_read[0]["pair_keyword_ids"].to(torch.uint8)}
+    with pytest.raises(DatasetError, match=r"pair_keyword_ids\.pt: tensor 'pair_keyword_ids' must have a signed integer dtype \(int64\), got torch.uint8"):
+        validate(tensors, legacy_dir, "legacy")
