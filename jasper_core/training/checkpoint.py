@@ -131,7 +131,7 @@ def safe_load(path: Path, map_location: str | torch.device = "cpu") -> Any:
             with zipfile.ZipFile(path) as archive:
                 bad = archive.testzip()
             if bad is not None:
-                raise UnreadableFile(f"its member {bad} fails its CRC check")
+                raise UnreadableFile(f"its member {bad!r} fails its CRC check")  # repr: a damaged name may hold a newline
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
         raise UnreadableFile(f"not a readable torch archive ({_first_line(exc)})") from None
     try:

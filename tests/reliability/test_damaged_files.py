@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 
 from conftest import write_synthetic
 from hostile import corruption, damage
@@ -41,6 +41,7 @@ def same(a, b) -> bool:
 
 @HYP
 @given(how=corruption(size=2000))
+@example(how=("overwrite", (1700, b"\n")))  # a newline in a member's name: the message stays one line
 def test_checkpoint__any_damage_is_one_line_naming_the_file_or_changes_nothing(tmp_path, checkpoint_bytes, how):
     path = tmp_path / "last.pt"
     path.write_bytes(checkpoint_bytes)
