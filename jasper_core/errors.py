@@ -70,3 +70,14 @@ class CheckpointError(JasperError, ValueError):
 
 class NonFiniteLossError(JasperError, FloatingPointError):
     """A loss term became NaN or Inf and the recipe's policy is to stop."""
+
+
+class WriteError(JasperError, OSError):
+    """A file jasper writes could not be written (full disk, read-only place, ...); names the file."""
+
+    def __str__(self) -> str:  # OSError would format (errno, strerror)
+        return str(self.args[0]) if self.args else ""
+
+
+class PluginOutputError(JasperError, TypeError):
+    """A model, loss or schedule plugin returned something outside its contract; names the plugin."""

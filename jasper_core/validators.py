@@ -12,7 +12,14 @@ Example:
 from __future__ import annotations
 
 import math
+import re
+from pathlib import PurePosixPath
 from typing import Any, Iterable
+
+#: what the top of a run directory holds for the run itself (jasper_core.training.run_dir owns the layout);
+#: a logger's file or folder may be anything else inside the run directory
+RUN_DIR_RESERVED = ("recipe.toml", "checkpoints", ".lock")
+_RUN_EVAL_FILE = re.compile(r"eval(-[^/]*)?\.json")
 
 
 def _finite(attribute, value) -> None:
@@ -99,3 +106,29 @@ def non_empty(instance: Any, attribute: Any, value) -> None:
     """Require a non-empty sequence or string."""
     if len(value) == 0:
         raise ValueError("must not be empty")
+
+
+def non_utf8_strings(data: Any, path: str = "") -> list[tuple[str, str]]:
+    """``(dotted path, value)`` of every string in nested recipe data that cannot be written as UTF-8
+    (a non-UTF-8 file name arrives as lone surrogates); a recipe is stored as UTF-8 TOML."""
+    if isinstance(data, str):
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError:
+            return [(path, data)]
+        return []
+    if isinstance(data, dict):
+        return [hit for k, v in data.items() for hit in non_utf8_strings(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(data, (list, tuple)):
+        return [hit for i, v in enumerate(data) for hit in non_utf8_strings(v, f"{path}[{i}]")]
+    return []
+
+
+def run_file(instance: Any, attribute: Any, value: str) -> None:
+    """Require a relative path inside the run directory that is none of the run's own files (its
+    recipe, checkpoints, lock, ``eval*.json``), for a logger's file or folder name."""
+    parts = PurePosixPath(value.replace("\\", "/")).parts
+    if not value.strip() or value.startswith(("/", "\\", "~")) or ".." in parts or re.match(r"[A-Za-z]:", value):
+        raise ValueError(f"must be a relative path inside the run directory, got {value!r}")
+    if parts[0] in RUN_DIR_RESERVED or _RUN_EVAL_FILE.fullmatch(parts[0]) or parts[0] == ".":
+        raise ValueError(f"{value!r} is the run's own (recipe.toml, checkpoints/, .lock, eval*.json); choose another name")

@@ -7,17 +7,19 @@ import tempfile
 from pathlib import Path
 
 import torch
+from rich.markup import escape
 
 from jasper_core.cli.common import add_recipe_arguments, recipe_overrides, stdout
+from jasper_core.errors import NonFiniteLossError
 from jasper_core.recipe import load_recipe
 from jasper_core.training.assemble import assemble
 from jasper_core.training.batches import epoch_batches
-from jasper_core.training.step import compute_losses
+from jasper_core.training.step import compute_losses, first_nonfinite
 
 
 def run(args: argparse.Namespace, plugins) -> int:
     recipe = load_recipe(args.recipe, plugins.registries, recipe_overrides(args))
-    stdout.print(f"recipe {args.recipe}: valid")
+    stdout.print(f"recipe {escape(args.recipe)}: valid")
     setup = assemble(recipe, plugins.registries)
     ds = setup.dataset
     stdout.print(f"dataset: {ds.dim}-d, {ds.num_clusters} clusters, {ds.sources.shape[0]} sources, "
@@ -39,9 +41,10 @@ def run(args: argparse.Namespace, plugins) -> int:
     stdout.print(f"one batch: question {list(batch.question.shape)}, negatives {list(batch.negatives.shape)} "
                  f"→ prediction {list(pred.prediction.shape)}")
     stdout.print("losses: " + ", ".join(f"{k}={float(v.detach()):.4f}" for k, v in parts.items()) + f"; total={float(total):.4f}; grad norm {grad_norm:.4f}")
-    if not torch.isfinite(total):
-        stdout.print("[red]the loss is not finite on the first batch[/]")
-        return 1
+    bad = first_nonfinite(parts, total)
+    if bad is not None:
+        raise NonFiniteLossError(f"loss term {bad!r} is not finite on the first batch; check its settings "
+                                 "(a temperature, a weight) and the learning rate")
     stdout.print("[green]ok[/]")
     return 0
 

@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from rich.markup import escape
+
 from jasper_core.console import make_console
 
 from jasper_core.plugin_manager import Plugins, load_plugins
@@ -18,7 +20,7 @@ stderr = make_console(stderr=True)
 def get_plugins(args: argparse.Namespace) -> Plugins:
     plugins = load_plugins(strict=True if getattr(args, "strict_plugins", False) else None)
     for failure in plugins.failures:
-        stderr.print(f"[yellow]warning:[/] {failure} (skipped)", markup=True, highlight=False)
+        stderr.print(f"[yellow]warning:[/] {escape(str(failure))} (skipped)", markup=True, highlight=False)
     return plugins
 
 
@@ -38,6 +40,12 @@ def recipe_overrides(args: argparse.Namespace) -> list[str]:
 
 def print_error(exc: BaseException) -> None:
     sys.stderr.write(f"error: {exc}\n" if "\n" not in str(exc) else f"{exc}\n")
+
+
+def os_error_line(exc: OSError) -> str:
+    """``PATH: what the operating system said`` (both paths of a rename or copy)."""
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    return f"{' -> '.join(paths) or 'a file'}: {exc.strerror or type(exc).__name__}"
 
 
 def jsonable(value: Any) -> Any:

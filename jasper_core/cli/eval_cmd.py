@@ -7,6 +7,7 @@ from pathlib import Path
 
 from jasper_core.cli.common import stdout
 from jasper_core.contracts import SPLITS
+from jasper_core.errors import WriteError
 from jasper_core.evaluation.evaluate import run_evaluation
 from jasper_core.evaluation.report import eval_table, routing_summary, verdict
 from jasper_core.training.run_dir import RunDir, load_trained
@@ -20,13 +21,16 @@ def run(args: argparse.Namespace, plugins) -> int:
     setup, _, path = load_trained(path, plugins, data=args.data)
     results = run_evaluation(setup.model, setup.target_space, setup.dataset, setup.recipe, plugins.registries, args.split)
     results.checkpoint = str(path)
-    out = run_dir.write_eval(results, out)
     section = setup.recipe.eval
-    stdout.print(eval_table(results))
+    stdout.print(eval_table(results))  # printed before writing: a failed write loses nothing computed
     stdout.print(verdict(results, section.best_metric, section.best_variant), soft_wrap=True)
     if routing_summary(results):
         stdout.print(routing_summary(results), soft_wrap=True)
-    stdout.print(f"written: {out}")
+    try:
+        out = run_dir.write_eval(results, out)
+    except WriteError as exc:
+        raise WriteError(f"{exc}; the results are printed above, or pass --out FILE to write them elsewhere") from None
+    stdout.print(f"written: {out}", markup=False)
     return 0
 
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from jasper_core.cli import check_cmd, eval_cmd, export_cmd, plugins_cmd, search_cmd, train_cmd
-from jasper_core.cli.common import get_plugins, print_error
+from jasper_core.cli.common import get_plugins, os_error_line, print_error
 from jasper_core.console import setup_logging
 from jasper_core.errors import JasperError, RecipeError
 
@@ -81,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except JasperError as exc:
         print_error(exc)
+        return 1
+    except OSError as exc:  # what no command turned into a JasperError: still one line naming the path
+        print_error(os_error_line(exc))
         return 1
     except KeyboardInterrupt:
         sys.stderr.write("interrupted; the last checkpoint is intact (resume with --resume auto)\n")

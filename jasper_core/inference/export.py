@@ -115,8 +115,7 @@ def export_model(path: str | Path, out: str | Path, plugins: Any, *, prefer: str
     check_free(out, OUT_HINT)
     setup, ckpt, checkpoint = load_trained(path, plugins, data=data, device="cpu", prefer=prefer)
     config = model_config(setup, ckpt, checkpoint)
-    eval_file = RunDir.of_checkpoint(checkpoint).eval_file()
-    evaluation = json.loads(eval_file.read_text(encoding="utf-8")) if eval_file.is_file() else None
+    evaluation = RunDir.of_checkpoint(checkpoint).read_eval()
     with atomic_directory(out, "model directory", OUT_HINT) as tmp:
         save_file(_tensors(setup), str(tmp / WEIGHTS), metadata={"format": FORMAT, "version": str(VERSION)})
         (tmp / CONFIG).write_text(json.dumps(config, indent=2), encoding="utf-8")

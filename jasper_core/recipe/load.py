@@ -18,6 +18,7 @@ from jasper_core.recipe.schema import Recipe
 from jasper_core.recipe.convert import unstructure_config
 from jasper_core.recipe.structure import structure_attrs
 from jasper_core.suggest import did_you_mean
+from jasper_core.validators import non_utf8_strings
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -47,6 +48,8 @@ def read_recipe_source(name_or_path: str) -> tuple[str, str]:
         RecipeError: neither a readable file nor a built-in name (lists the built-ins).
     """
     path = Path(name_or_path)
+    if path.is_dir():
+        raise RecipeError(str(path), [Problem("<file>", "is a directory; give a recipe .toml file or a built-in recipe name")])
     if path.is_file():
         try:
             return str(path), path.read_text(encoding="utf-8")
@@ -106,6 +109,9 @@ def recipe_from_data(source: str, data: dict[str, Any], registries: Any, overrid
     data = copy.deepcopy(data)
     problems: list[Problem] = []
     apply_overrides(data, list(overrides), problems)
+    problems.extend(Problem(where, f'"{value.encode("utf-8", "backslashreplace").decode()}" is not valid UTF-8; recipes are '
+                                   "stored as UTF-8 TOML: rename the file or directory")
+                    for where, value in non_utf8_strings(data))
     problems.extend(_requirement_problems(data.get("requires", [])))
     recipe = structure_attrs(Recipe, data, "", problems, registries=registries)
     if problems or recipe is None:

@@ -97,6 +97,10 @@ class EvalSection:
         if self.best_variant not in self.variants:
             raise ValueError(f"eval.best_variant {self.best_variant!r} is not among eval.variants "
                              f"({', '.join(self.variants)}); add it there or choose one of them")
+        k = self.best_metric.partition("recall@")[2]
+        if k and int(k) not in self.ks:
+            raise ValueError(f"eval.best_metric {self.best_metric!r} needs {k} in eval.ks (now {list(self.ks)}); "
+                             f"add it there or choose another best_metric")
 
 
 @attrs.frozen(kw_only=True)

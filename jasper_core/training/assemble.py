@@ -14,6 +14,7 @@ from jasper_core.recipe.component import Component, check_schedule_output
 from jasper_core.recipe.schema import Recipe
 from jasper_core.training.loss_composer import LossComposer
 from jasper_core.training.nonfinite import NonFiniteGuard
+from jasper_core.training.output_checks import check_schedule_range, probe_model
 from jasper_core.training.target_space import TargetSpace
 
 AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -120,9 +121,14 @@ def assemble(recipe: Recipe, registries: Any, *, device: torch.device | None = N
                                       f"choose another split or rebuild the dataset with a larger {split} fraction")
                 for key, split in (("split", recipe.eval.split), ("final_split", recipe.eval.final_split))
                 if dataset.split(split).numel() == 0]
+    n_train, t = int(dataset.split("train").numel()), recipe.train
+    if t.drop_last and t.batch_size > n_train:  # not one step would run, yet the run would "complete"
+        problems.append(Problem("train.batch_size", f"{t.batch_size} is more than the {n_train} training pairs and "
+                                                    "train.drop_last is true: no step would run; lower it or set drop_last = false"))
     if problems:
         raise RecipeError("recipe", problems)
     model, target_space = build_model(recipe, registries, dataset, device)
+    probe_model(model, target_space, dataset, recipe.model)
     terms = []
     for name, comp in zip(_loss_names(recipe), recipe.loss):
         module = comp.build(registries, seed=seed)
@@ -148,8 +154,10 @@ def assemble(recipe: Recipe, registries: Any, *, device: torch.device | None = N
         composer=composer,
         optimizer=build_optimizer(recipe, params, device),
         scaler=torch.amp.GradScaler(device.type, enabled=precision == "fp16"),
-        lr_schedule=build_schedule(recipe.optim.schedule, registries),
-        ema_decay=build_schedule(recipe.target_space.decay, registries),
+        lr_schedule=check_schedule_range(build_schedule(recipe.optim.schedule, registries), recipe.optim.schedule,
+                                         0.0, None, "the learning-rate multiplier"),
+        ema_decay=check_schedule_range(build_schedule(recipe.target_space.decay, registries), recipe.target_space.decay,
+                                       0.0, 1.0, "the EMA decay"),
         curriculum=build_schedule(recipe.train.curriculum, registries, length=len(STEERING_VARIANTS)),
         autocast_dtype=AUTOCAST_DTYPES[precision],
         guard=NonFiniteGuard(device, recipe.train.nonfinite, grad_norm_stops=precision != "fp16"),

@@ -6,12 +6,11 @@
 
 from __future__ import annotations
 
-from typing import Mapping
-
 import torch
 from torch import nn
 
 from jasper_core.errors import JasperError
+from jasper_core.training.output_checks import check_loss_output
 
 
 class LossComposer(nn.Module):
@@ -32,13 +31,13 @@ class LossComposer(nn.Module):
         for i, name in enumerate(self.names):
             try:
                 out = self.losses[name](inputs)
-            except (ValueError, TypeError) as exc:  # a loss refusing its inputs: say which one
-                if isinstance(exc, JasperError):
+            except (ValueError, TypeError, RuntimeError, IndexError, KeyError) as exc:  # say which loss
+                if isinstance(exc, (JasperError, torch.OutOfMemoryError)):
                     raise
-                raise JasperError(f'loss "{name}": {exc}') from exc
-            if not isinstance(out, Mapping) or "loss" not in out:
-                raise TypeError(f'loss "{name}" must return a dict with a "loss" entry, got {type(out).__name__}')
-            value = out["loss"]
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise JasperError(f'loss "{name}": {first}' if isinstance(exc, (ValueError, TypeError))
+                                  else f'loss "{name}" failed: {type(exc).__name__}: {first}') from exc
+            value = check_loss_output(out, name)
             parts[name] = value
             for key, extra in out.items():
                 if key != "loss":

@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
-import socket
-import time
 from pathlib import Path
 from typing import Any, Iterator, Literal
 
@@ -31,7 +28,8 @@ from jasper_core.errors import CheckpointError, DatasetError, JasperError
 from jasper_core.recipe import recipe_from_text, recipe_to_toml
 from jasper_core.recipe.overrides import set_override
 from jasper_core.training.assemble import Setup, assemble
-from jasper_core.training.checkpoint import FORMAT, VERSION, atomic_save, load_checkpoint
+from jasper_core.training.checkpoint import FORMAT, VERSION, atomic_save, atomic_write_text, load_checkpoint, write_failure
+from jasper_core.training.run_lock import hold
 
 Which = Literal["best", "last"]
 _PERIODIC = re.compile(r"epoch-(\d+)\.pt")
@@ -66,6 +64,54 @@ class RunDir:
         """True when the directory exists and holds anything but a lock file."""
         return self.path.is_dir() and any(p.name != ".lock" for p in self.path.iterdir())
 
+    def resume_source(self, resume: str | None, recipe_text: str) -> Path | None:
+        """The checkpoint a training into this directory starts from (None: from scratch), by the rules:
+
+        - no ``resume``: the directory must not hold a run;
+        - ``"auto"``: its ``checkpoints/last.pt``; without one, from scratch only when the directory
+          holds nothing of value (empty, or this recipe's run killed before its first checkpoint);
+        - a checkpoint or run directory: its last checkpoint, continued here only when this is its own
+          run directory or holds nothing of value (never over another run's checkpoints).
+
+        Raises:
+            JasperError: one line; nothing was changed.
+            CheckpointError: the given checkpoint does not exist.
+        """
+        empty = not self.holds_run() or self.killed_before_first_checkpoint(recipe_text)
+        if resume is None:
+            if not self.holds_run():
+                return None
+            raise JasperError(f"{self.path} already holds a run; pass --resume auto to continue it, or choose another --run-dir")
+        if resume == "auto":
+            if self.checkpoint("last").exists():
+                return self.checkpoint("last")
+            if empty:
+                return None
+            raise JasperError(f"{self.path} holds files but no checkpoints/last.pt to resume from; "
+                              "choose another --run-dir (nothing was changed)")
+        source = RunDir.find_checkpoint(resume, "last")
+        if RunDir.of_checkpoint(source).path.resolve() != self.path.resolve() and not empty:
+            raise JasperError(f"{self.path} already holds another run; continuing {source} there would replace its "
+                              "checkpoints: choose an empty --run-dir (nothing was changed)")
+        return source
+
+    def killed_before_first_checkpoint(self, recipe_text: str) -> bool:
+        """True when the directory holds only the start of a run of this very recipe (``recipe.toml``
+        equal to ``recipe_text``) that was stopped before it wrote any checkpoint or evaluation file:
+        nothing of value is there, so ``--resume auto`` starts that run again."""
+        try:
+            same = self.recipe_file.read_text(encoding="utf-8") == recipe_text
+        except (OSError, ValueError):
+            return False
+        written = [p for p in self.checkpoints.glob("*.pt")] if self.checkpoints.is_dir() else []
+        return same and not written and not any(self.path.glob("eval*.json"))
+
+    def remove_temporaries(self) -> None:
+        """Delete the temporary files a killed writer left (``.<name>.<random>.tmp``, see ``atomic_write``)."""
+        for folder in (self.path, self.checkpoints):
+            for tmp in folder.glob(".*.tmp") if folder.is_dir() else ():
+                tmp.unlink(missing_ok=True)
+
     @classmethod
     def of_checkpoint(cls, checkpoint: Path) -> "RunDir":
         """The run directory a checkpoint file belongs to (its folder, or the folder above ``checkpoints/``)."""
@@ -96,61 +142,35 @@ class RunDir:
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        """Hold the directory for one writer. A second training process gets one line naming the
-        holder; a lock left by a dead process on this host is taken over.
+        """Hold the directory for one writer (see :mod:`.run_lock`); temporaries a killed writer left
+        are removed once it is held.
 
         Raises:
-            JasperError: another live process (or another host) holds the directory.
+            JasperError: the path is a file, or another live process (or another host) holds it.
+            WriteError: the lock cannot be written.
         """
-        self.path.mkdir(parents=True, exist_ok=True)
-        me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%d %H:%M:%S")}
-        fd = None
-        for _ in range(2):
-            try:
-                fd = os.open(self.lock_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-                break
-            except FileExistsError:
-                holder = self._lock_holder()
-                if holder is not None:
-                    raise JasperError(f"{self.path} is in use by pid {holder.get('pid')} on {holder.get('host')} since "
-                                      f"{holder.get('since')}; wait for it to finish or choose another --run-dir") from None
-                self.lock_file.unlink(missing_ok=True)  # stale: its process is gone
-        if fd is None:
-            raise JasperError(f"{self.path}: could not take the run-directory lock {self.lock_file}; try again")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(me, fh)
-        try:
+        self.ensure_writable()
+        with hold(self.lock_file, owner=self.path, on_taken=self.remove_temporaries):
             yield
-        finally:
-            with contextlib.suppress(OSError, ValueError):
-                if json.loads(self.lock_file.read_text()).get("pid") == me["pid"]:
-                    self.lock_file.unlink()
-
-    def _lock_holder(self) -> dict[str, Any] | None:
-        """The live holder of the lock, or None when the lock is stale (or unreadable and old)."""
-        try:
-            holder = json.loads(self.lock_file.read_text())
-        except (OSError, ValueError):  # being written right now, or damaged: stale once it is a minute old
-            with contextlib.suppress(OSError):
-                if time.time() - self.lock_file.stat().st_mtime < 60:
-                    return {"pid": "?", "host": "?", "since": "a moment ago"}
-            return None
-        if not isinstance(holder, dict):
-            return None
-        if holder.get("host") != socket.gethostname():
-            return holder  # cannot tell whether it lives
-        try:
-            os.kill(int(holder.get("pid")), 0)
-        except ProcessLookupError:
-            return None
-        except (PermissionError, TypeError, ValueError):
-            pass  # alive under another user, or unreadable: treat as held
-        return holder
 
     # -- writing ----------------------------------------------------------------------------
+    def ensure_writable(self) -> None:
+        """Create the directory if needed.
+
+        Raises:
+            JasperError: the path (or its ``checkpoints``) is a file, or the directory cannot be
+                created (one line).
+        """
+        for folder in (self.path, self.checkpoints):
+            if folder.exists() and not folder.is_dir():
+                raise JasperError(f"{folder}: is a file, not a directory; choose another --run-dir")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise write_failure(Path(exc.filename or self.path), exc) from None
+
     def write_recipe(self, text: str) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
-        self.recipe_file.write_text(text, encoding="utf-8")
+        atomic_write_text(self.recipe_file, text)
 
     def check_output(self, path: Path) -> None:
         """Refuse, before any work, an output path that is a directory, a checkpoint, the run's
@@ -173,12 +193,26 @@ class RunDir:
         """
         out = path or self.eval_file()
         self.check_output(out)
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(results.to_dict(), indent=2), encoding="utf-8")
-        except OSError as exc:
-            raise JasperError(f"{out}: cannot write ({exc.strerror or exc})") from None
+        atomic_write_text(out, json.dumps(results.to_dict(), indent=2))
         return out
+
+    def read_eval(self, split: str | None = None) -> dict[str, Any] | None:
+        """The JSON of ``eval.json`` (or ``eval-<split>.json``), or None when there is none.
+
+        Raises:
+            JasperError: the file is damaged (one line naming it and how to write it again).
+        """
+        path = self.eval_file(split)
+        if not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise JasperError(f"{path}: damaged ({type(exc).__name__}); write it again with "
+                              + ("--resume auto on the finished run" if split is None else "jasper eval") + ", or delete it") from None
+        if not isinstance(data, dict):
+            raise JasperError(f"{path}: damaged (not a JSON object); write it again, or delete it")
+        return data
 
     def save(self, state: dict[str, Any], *, epoch: int, is_best: bool, every: int, keep: int) -> tuple[str, ...]:
         """Write ``best`` (when it is), then ``last``, then the periodic one, each atomically; returns
@@ -231,27 +265,46 @@ def _dataset_path(ds: Any) -> str | None:
     return str(Path(path).resolve()) if path else None
 
 
-def load_weights(setup: Setup, ckpt: dict[str, Any]) -> None:
-    """Put a checkpoint's model and target-space weights into ``setup``."""
-    setup.model.load_state_dict(ckpt["model"])
-    setup.target_space.load_state_dict(ckpt["target"])
+def load_weights(setup: Setup, ckpt: dict[str, Any], path: Path | str = "checkpoint") -> None:
+    """Put a checkpoint's model and target-space weights into ``setup``.
+
+    Raises:
+        CheckpointError: a parameter is missing, unexpected or of another shape (one line naming the
+            first such parameter and how many there are).
+    """
+    for part, module in (("model", setup.model), ("target", setup.target_space)):
+        try:
+            module.load_state_dict(ckpt[part])
+        except (RuntimeError, KeyError, TypeError, AttributeError) as exc:
+            details = [line.strip() for line in str(exc).splitlines()[1:] if line.strip()] or [str(exc).strip()]
+            more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
+            raise CheckpointError(f"{path}: its {part} weights do not fit the model the recipe builds: {details[0]}{more}") from None
 
 
-def restore_state(setup: Setup, ckpt: dict[str, Any], generator: torch.Generator) -> dict[str, Any]:
+def restore_state(setup: Setup, ckpt: dict[str, Any], generator: torch.Generator, path: Path | str = "checkpoint") -> dict[str, Any]:
     """Restore weights, optimiser, scaler and RNG states; returns the run's bookkeeping
-    (``step``, ``epoch``, ``best``, ``skipped_steps``, ``logger_state``)."""
-    load_weights(setup, ckpt)
-    setup.composer.load_state_dict(ckpt.get("composer", {}))
-    setup.optimizer.load_state_dict(ckpt["optimizer"])
-    if ckpt.get("scaler"):
-        setup.scaler.load_state_dict(ckpt["scaler"])
-    rng = ckpt["rng"]
-    torch.set_rng_state(rng["torch"].cpu())
-    generator.set_state(rng["batches"].cpu())
-    if rng.get("cuda") and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
-    return {"step": int(ckpt["step"]), "epoch": int(ckpt["epoch"]), "best": dict(ckpt.get("best", {})),
-            "skipped_steps": int(ckpt.get("skipped_steps", 0)), "logger_state": dict(ckpt.get("logger_state", {}))}
+    (``step``, ``epoch``, ``best``, ``skipped_steps``, ``logger_state``).
+
+    Raises:
+        CheckpointError: a part of the state does not fit this run (one line naming ``path``).
+    """
+    load_weights(setup, ckpt, path)
+    try:
+        setup.composer.load_state_dict(ckpt.get("composer", {}))
+        setup.optimizer.load_state_dict(ckpt["optimizer"])
+        if ckpt.get("scaler"):
+            setup.scaler.load_state_dict(ckpt["scaler"])
+        rng = ckpt["rng"]
+        torch.set_rng_state(rng["torch"].cpu())
+        generator.set_state(rng["batches"].cpu())
+        if rng.get("cuda") and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
+        return {"step": int(ckpt["step"]), "epoch": int(ckpt["epoch"]), "best": dict(ckpt.get("best", {})),
+                "skipped_steps": int(ckpt.get("skipped_steps", 0)), "logger_state": dict(ckpt.get("logger_state", {}))}
+    except (RuntimeError, KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise CheckpointError(f"{path}: its optimiser, RNG or bookkeeping state is damaged or does not fit this run "
+                              f"({type(exc).__name__}: {first})") from None
 
 
 def load_trained(path: str | Path, plugins: Any, *, data: str | None = None, device: str | None = None,
@@ -277,11 +330,14 @@ def load_trained(path: str | Path, plugins: Any, *, data: str | None = None, dev
         overrides.append(set_override("data.path", found))
         recipe = recipe_from_text(ckpt["recipe"], plugins.registries, source=f"{p} (stored recipe)", overrides=overrides)
     setup = assemble(recipe, plugins.registries)
-    ds = setup.dataset
-    for key, have in (("dim", ds.dim), ("num_clusters", ds.num_clusters)):
+    stored, ds = ckpt.get("dataset", {}), setup.dataset
+    for key, have in (("dim", ds.dim), ("num_clusters", ds.num_clusters), ("cluster_names", list(ds.cluster_names))):
         if key in stored and stored[key] != have:
+            if key == "cluster_names":  # same count, other topics: the router's outputs would mean other clusters
+                i = next(i for i, (a, b) in enumerate(zip(stored[key], have)) if a != b)
+                stored, have = {key: f"{stored[key][i]!r} at position {i}"}, repr(have[i])
             raise CheckpointError(f"{p}: the model was trained on data with {key} = {stored[key]}, "
                                   f"but {ds.describe().get('path', 'this dataset')} has {have}")
-    load_weights(setup, ckpt)
+    load_weights(setup, ckpt, p)
     setup.model.eval()
     return setup, ckpt, p

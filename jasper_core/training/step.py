@@ -8,6 +8,8 @@ without a fused kernel — SGD here — costs one host read per step to skip.)
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 import torch
 from torch.profiler import record_function
@@ -15,6 +17,7 @@ from torch.profiler import record_function
 from jasper_core.contracts import Batch, LossInputs, StepState
 from jasper_core.training.assemble import Setup
 from jasper_core.training.nonfinite import GRAD_NORM
+from jasper_core.training.output_checks import check_prediction
 
 
 @attrs.define
@@ -36,11 +39,18 @@ def encode_targets(setup: Setup, batch: Batch, step: int, total_steps: int) -> t
 
 
 def model_losses(model: torch.nn.Module, composer: torch.nn.Module, batch: Batch, state: StepState,
-                 positive: torch.Tensor, negatives: torch.Tensor, autocast_dtype: torch.dtype | None, aux_active: bool):
-    """The model's forward and the losses (what ``train.compile`` compiles). Returns ``(total, components, prediction)``."""
+                 positive: torch.Tensor, negatives: torch.Tensor, autocast_dtype: torch.dtype | None, aux_active: bool,
+                 model_comp: Any = None):
+    """The model's forward and the losses (what ``train.compile`` compiles). Returns ``(total, components, prediction)``.
+
+    With ``model_comp`` (the recipe's model component) the model's output is checked first, so a
+    plugin returning the wrong thing is named in one line instead of failing inside a loss.
+    """
     device_type = batch.question.device.type
     with torch.autocast(device_type=device_type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
         prediction = model(batch.question, batch.steering, state)
+    if model_comp is not None:
+        prediction = check_prediction(prediction, batch.question, model_comp)
     inputs = LossInputs(prediction=prediction.prediction.float(), positive=positive, negatives=negatives,
                         negative_tiers=batch.negative_tiers, cluster=batch.cluster, state=state,
                         explanation=prediction.explanation)
@@ -56,7 +66,8 @@ def compute_losses(setup: Setup, batch: Batch, *, step: int, total_steps: int, a
         torch.compiler.cudagraph_mark_step_begin()  # a new step: CUDA graphs (reduce-overhead) may reuse their buffers
         forward = setup.compiled
     model = setup.model if setup.ddp is None else setup.ddp  # DDP in a multi-process job (jasper_core.distributed)
-    return forward(model, setup.composer, batch, state, positive, negatives, setup.autocast_dtype, aux_active)
+    return forward(model, setup.composer, batch, state, positive, negatives, setup.autocast_dtype, aux_active,
+                   setup.recipe.model)
 
 
 def clip_gradients(optimizer: torch.optim.Optimizer, max_norm: float, device: torch.device) -> torch.Tensor:

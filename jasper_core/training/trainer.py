@@ -22,7 +22,7 @@ from jasper_core import distributed
 from jasper_core.contracts import STEERING_VARIANTS, EvalResults, RunInfo
 from jasper_core.contracts.loss import GATHER, distributed_behaviour
 from jasper_core.distributed import ddp
-from jasper_core.errors import CheckpointError, JasperError, NonFiniteLossError
+from jasper_core.errors import CheckpointError, NonFiniteLossError
 from jasper_core.evaluation.evaluate import run_evaluation
 from jasper_core.hookspecs import lifecycle
 from jasper_core.recipe import Recipe, recipe_to_dict, recipe_to_toml
@@ -89,21 +89,8 @@ class Trainer:
 
     # -- set-up ---------------------------------------------------------------------------
     def _resume_path(self, resume: str | None) -> Path | None:
-        if resume is None:
-            if self.run_dir.holds_run():
-                raise JasperError(
-                    f"{self.run_dir.path} already holds a run; pass --resume auto to continue it, or choose another --run-dir"
-                )
-            return None
-        if resume == "auto":
-            last = self.run_dir.checkpoint("last")
-            if last.exists():
-                return last
-            if self.run_dir.holds_run():
-                raise JasperError(f"{self.run_dir.path} holds files but no checkpoints/last.pt to resume from; "
-                                  "choose another --run-dir (nothing was changed)")
-            return None
-        return RunDir.find_checkpoint(resume, "last")
+        self._resume = resume
+        return self.run_dir.resume_source(resume, recipe_to_toml(self.recipe))
 
     def _register_loggers(self) -> None:
         if not self.world.is_main:
@@ -127,7 +114,7 @@ class Trainer:
                 f"{self.resume_from}: the recipe differs from the one this run was started with; "
                 "resume with the same recipe and --set overrides (the run's recipe.toml), or start a new --run-dir"
             )
-        book = restore_state(setup, ckpt, gen)
+        book = restore_state(setup, ckpt, gen, self.resume_from)
         # the best record stands only with its weights in this run directory's best.pt
         has_best = distributed.from_main(self.run_dir.checkpoint("best").exists, self.world)
         self.best = book["best"] if has_best else {}
@@ -159,6 +146,8 @@ class Trainer:
         The run directory is locked for the whole run (by rank 0): a second process gets one clear line.
         """
         with self.run_dir.lock() if self.world.is_main else contextlib.nullcontext():
+            # again, under the lock: another process may have written here since (rank 0 decides for all)
+            self.resume_from = distributed.from_main(lambda: self._resume_path(self._resume), self.world)
             return self._fit()
 
     def _fit(self) -> EvalResults:
@@ -315,7 +304,7 @@ class Trainer:
 
         def load_best() -> bool:  # rank 0 reads it; the others get its weights below
             if best.exists():
-                load_weights(setup, load_checkpoint(best, map_location=setup.device))
+                load_weights(setup, load_checkpoint(best, map_location=setup.device), best)
             return best.exists()
 
         has_best = distributed.from_main(load_best, self.world)

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import torch
+from rich.markup import escape
 
 from jasper_core import hookimpl
 from jasper_core.errors import DatasetError
@@ -48,9 +49,9 @@ def _inspect(args: argparse.Namespace, plugins) -> int:
         print(json.dumps(report, indent=2))
         return 0 if report["integrity"] == "ok" else 1
     console = make_console()
-    console.print(f"[bold]{report['path']}[/] ({report['format']}, embeddings from {report['model_name']})")
+    console.print(f"[bold]{escape(report['path'])}[/] ({report['format']}, embeddings from {report['model_name']})")
     if report["integrity"] != "ok":
-        console.print(f"[red]integrity: FAILED[/] {report['integrity']}")
+        console.print(f"[red]integrity: FAILED[/] {escape(str(report['integrity']))}")
         return 1
     sizes = report["sizes"]
     console.print(f"{sizes['P']} pairs, {sizes['Q']} questions, {sizes['S']} sources, {sizes['C']} clusters, "

@@ -2,20 +2,22 @@
 
 Formats: the legacy layout (``config.json`` + one ``*.pt`` per tensor), the same tensors in one
 ``dataset.h5``, and the native format (``tensors.safetensors`` + ``meta.json``, memory-mapped).
-Every ``.pt`` file is loaded with ``torch.load(weights_only=True)``: a file that would run code
-is refused.
+Every ``.pt`` file is loaded through ``safe_load`` (CRC check, then ``torch.load(weights_only=True)``):
+a damaged file is named, a file that would run code is refused.
 """
 
 from __future__ import annotations
 
 import json
-import pickle
+import zlib
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from jasper_core.errors import DatasetError
+from jasper_core.training.checkpoint import UnreadableFile, safe_load
+from jasper_plugins.data.validate import TEXT_ROWS, check_texts
 from jasper_plugins.data.layout import (
     CONFIG_FILE, H5_FILE, LEGACY_SUFFIX, NATIVE_META, NATIVE_TENSORS, TENSORS, TEXTS_FILE,
 )
@@ -66,15 +68,12 @@ def load_pt(path: Path, name: str) -> torch.Tensor:
             f"{', '.join(n + LEGACY_SUFFIX for n in TENSORS)} and {CONFIG_FILE}"
         )
     try:
-        value = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DatasetError(
-            f"{path}: refused to load tensor '{name}': the file holds more than plain tensors "
-            f"and would run code when unpickled ({first}). Re-save it with torch.save(tensor)."
-        ) from None
-    except Exception as exc:  # noqa: BLE001 - truncated zip, wrong magic number, ...
-        raise DatasetError(f"{path}: cannot read tensor '{name}' ({type(exc).__name__}: {exc}); the file is damaged or not a torch file") from None
+        value = safe_load(path)
+    except UnreadableFile as exc:
+        if exc.runs_code:
+            raise DatasetError(f"{path}: refused to load tensor '{name}': {exc.reason}. "
+                               "Re-save it with torch.save(tensor).") from None
+        raise DatasetError(f"{path}: cannot read tensor '{name}': the file is damaged or not a torch file ({exc.reason})") from None
     if name == "pair_keyword_ids":
         return _keyword_ids_to_tensor(path, value)
     if not isinstance(value, torch.Tensor):
@@ -104,10 +103,26 @@ def read_h5(root: Path) -> Tensors:
     return out
 
 
-def read_native(root: Path) -> Tensors:
+CHECKSUM_KEY = "tensors_crc32"  # in meta.json: the CRC-32 of tensors.safetensors, written by the writer
+
+
+def file_crc32(path: Path) -> str:
+    """The CRC-32 of a file's bytes as 8 hex digits (read in 16 MiB chunks)."""
+    crc = 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 24):
+            crc = zlib.crc32(chunk, crc)
+    return f"{crc:08x}"
+
+
+def read_native(root: Path, meta: dict[str, Any] | None = None) -> Tensors:
     from jasper_plugins.data.native import read_mmap
 
     path = root / NATIVE_TENSORS
+    want = (meta or {}).get(CHECKSUM_KEY)
+    if want is not None and path.is_file() and file_crc32(path) != want:  # safetensors has no checksum of its own
+        raise DatasetError(f"{path}: damaged: its CRC-32 is not the {want} that {NATIVE_META} records; "
+                           "copy or convert the dataset again")
     try:
         tensors = read_mmap(path)  # memory-mapped: nothing is read until used
     except (OSError, ValueError) as exc:
@@ -125,9 +140,13 @@ def read_dataset_dir(root: Path, fmt: str = "auto") -> tuple[Tensors, dict[str, 
     fmt = detect_format(root) if fmt == "auto" else fmt
     if fmt == "native":
         meta = read_json(root / NATIVE_META, "dataset metadata")
-        tensors = read_native(root)
+        tensors = read_native(root, meta)
     else:
         meta = read_json(root / CONFIG_FILE, "dataset config")
         tensors = read_h5(root) if fmt == "h5" else read_legacy(root)
-    texts = read_json(root / TEXTS_FILE, "texts") if (root / TEXTS_FILE).exists() else meta.get("texts")
+    texts_file = root / TEXTS_FILE
+    texts = read_json(texts_file, "texts") if texts_file.exists() else meta.get("texts")
+    meta_file = root / (NATIVE_META if fmt == "native" else CONFIG_FILE)
+    if all(n in tensors for n in TEXT_ROWS.values()):
+        check_texts(texts, meta, tensors, texts_file if texts_file.exists() else meta_file, meta_file)
     return tensors, meta, texts, fmt

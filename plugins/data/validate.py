@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -41,6 +42,8 @@ def validate(tensors: dict[str, torch.Tensor], root: Path, fmt: str) -> dict[str
         ok_dtype = t.is_floating_point() if family == "float" else (not t.is_floating_point() and t.dtype != torch.bool and not t.is_complex())
         if not ok_dtype:
             raise DatasetError(f"{where}: tensor '{name}' must have a {family} dtype, got {t.dtype}")
+        if family == "int" and not t.dtype.is_signed:  # -1 pads, and unsigned comparisons would misreport every index
+            raise DatasetError(f"{where}: tensor '{name}' must have a signed integer dtype (int64), got {t.dtype}")
         if t.dim() != len(symbols):
             raise DatasetError(f"{where}: tensor '{name}' must have shape [{', '.join(symbols)}], got {list(t.shape)}")
         for axis, sym in enumerate(symbols):
@@ -75,3 +78,32 @@ def validate(tensors: dict[str, torch.Tensor], root: Path, fmt: str) -> dict[str
     if sizes.get("Ntrain", 0) == 0:
         raise DatasetError(f"{_where(root, fmt, 'train_idx')}: tensor 'train_idx' is empty; nothing to train on")
     return sizes
+
+
+#: texts.json key -> the tensor whose rows it names (one string per row)
+TEXT_ROWS = {"questions": "question_embs", "sources": "source_embs", "keywords": "keyword_embs", "clusters": "centroid_embs"}
+
+
+def check_texts(texts: Any, meta: dict[str, Any], tensors: dict[str, torch.Tensor], where: Path, meta_file: Path) -> None:
+    """Texts and cluster names, when present, must be lists of strings with one entry per row of their
+    tensor (else a report or an explanation would fail, or name the wrong text, after training).
+
+    Raises:
+        DatasetError: naming the file and the key.
+    """
+    names = meta.get("cluster_names")
+    rows = tensors["centroid_embs"].shape[0] if tensors["centroid_embs"].dim() else 0
+    if names is not None and not (isinstance(names, list) and len(names) == rows and all(isinstance(n, str) for n in names)):
+        raise DatasetError(f"{meta_file}: 'cluster_names' must be a list of {rows} strings (one per row of centroid_embs)")
+    if texts is None:
+        return
+    if not isinstance(texts, dict):
+        raise DatasetError(f"{where}: texts must be a JSON object with lists 'questions', 'sources', ...")
+    for key, tensor in TEXT_ROWS.items():
+        value = texts.get(key)
+        if value is None:
+            continue
+        want = tensors[tensor].shape[0] if tensors[tensor].dim() else 0
+        if not isinstance(value, list) or len(value) != want or not all(isinstance(v, str) for v in value):
+            got = f"{len(value)} entries" if isinstance(value, list) else type(value).__name__
+            raise DatasetError(f"{where}: texts '{key}' must be a list of {want} strings (one per row of {tensor}), got {got}")

@@ -8,8 +8,10 @@ from typing import Any
 
 import torch
 
+from jasper_core.errors import DatasetError
 from jasper_plugins.data.layout import CONFIG_FILE, NATIVE_META, NATIVE_TENSORS, TENSORS, TEXTS_FILE
 from jasper_plugins.data.native import write_native
+from jasper_plugins.data.readers import CHECKSUM_KEY, file_crc32
 
 
 def _cast(t: torch.Tensor, float_dtype: torch.dtype) -> torch.Tensor:
@@ -21,18 +23,20 @@ def write_dataset(out_dir: Path, tensors: dict[str, torch.Tensor], meta: dict[st
     """Write ``tensors`` (every name in the layout) with ``meta`` and optional ``texts``.
 
     Raises:
-        ValueError: a layout tensor is missing, or ``out_dir`` already holds a dataset.
+        ValueError: a layout tensor is missing. DatasetError: ``out_dir`` already holds a dataset.
     """
     missing = [n for n in TENSORS if n not in tensors]
     if missing:
         raise ValueError(f"cannot write dataset: missing tensor(s) {', '.join(missing)}")
     out_dir = Path(out_dir)
     if (out_dir / CONFIG_FILE).exists() or (out_dir / NATIVE_TENSORS).exists():
-        raise ValueError(f"{out_dir} already holds a dataset; choose an empty directory")
+        raise DatasetError(f"{out_dir} already holds a dataset; choose an empty directory")
     out_dir.mkdir(parents=True, exist_ok=True)
+    meta = {k: v for k, v in meta.items() if k != CHECKSUM_KEY}  # a converted dataset's old checksum is stale
     data = {n: _cast(tensors[n], float_dtype) for n in TENSORS}
     if fmt == "native":
         write_native(out_dir / NATIVE_TENSORS, data)
+        meta = {**meta, CHECKSUM_KEY: file_crc32(out_dir / NATIVE_TENSORS)}  # checked on every read
         (out_dir / NATIVE_META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
     elif fmt == "legacy":
         for name, t in data.items():

@@ -6,6 +6,7 @@ from typing import Any, Mapping
 
 import attrs
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -32,8 +33,8 @@ class ConsoleLogger:
     @hookimpl
     def jasper_run_start(self, run):
         what = "resuming" if run.resumed else "training"
-        self.console.print(f"[bold]{what}[/] {run.recipe_name} → {run.run_dir}  "
-                           f"({run.epochs} epochs × {run.steps_per_epoch} steps; data {run.dataset.get('path', '?')})")
+        self.console.print(f"[bold]{what}[/] {escape(run.recipe_name)} → {escape(str(run.run_dir))}  "
+                           f"({run.epochs} epochs × {run.steps_per_epoch} steps; data {escape(str(run.dataset.get('path', '?')))})")
         if run.world_size > 1:
             gathered = ", ".join(run.gathered_losses) or "none"
             self.console.print(f"{run.world_size} processes × batch {run.batch_size} per device = global batch "
@@ -94,7 +95,7 @@ class ConsoleLogger:
     def jasper_run_end(self, run, status, metrics):
         self._stop_progress()
         if status != "completed":
-            self.console.print(f"[bold red]run {status}[/]; checkpoints in {run.run_dir / 'checkpoints'}")
+            self.console.print(f"[bold red]run {status}[/]; checkpoints in {escape(str(run.run_dir / 'checkpoints'))}")
             return
         if metrics:
             section = run.recipe["eval"]
@@ -102,4 +103,4 @@ class ConsoleLogger:
             self.console.print(verdict(metrics, section["best_metric"], section["best_variant"]), soft_wrap=True)
             if routing_summary(metrics):
                 self.console.print(routing_summary(metrics), soft_wrap=True)
-            self.console.print(f"written: {run.run_dir / 'eval.json'}")
+            self.console.print(f"written: {run.run_dir / 'eval.json'}", markup=False)

@@ -10,6 +10,7 @@ from typing import Any
 
 import attrs
 
+from jasper_core import validators
 from jasper_core import hookimpl
 
 warn = logging.getLogger("jasper.loggers").warning
@@ -17,7 +18,7 @@ warn = logging.getLogger("jasper.loggers").warning
 
 @attrs.frozen(kw_only=True)
 class JsonlLoggerConfig:
-    filename: str = "history.jsonl"
+    filename: str = attrs.field(default="history.jsonl", validator=validators.run_file)
     steps: bool = True
 
 
@@ -67,7 +68,7 @@ def _epoch(row: dict[str, Any]) -> int | None:
 
 @attrs.frozen(kw_only=True)
 class CsvLoggerConfig:
-    filename: str = "history.csv"
+    filename: str = attrs.field(default="history.csv", validator=validators.run_file)
 
 
 class CsvLogger:

@@ -9,6 +9,7 @@ from typing import Any
 
 import attrs
 
+from jasper_core import validators
 from jasper_core import STEERING_VARIANTS, hookimpl
 
 warn = logging.getLogger("jasper.loggers").warning
@@ -18,7 +19,7 @@ NOT_LOSSES = ("lr", "tau", "grad_norm", "pairs_per_s", "epoch_seconds", "step", 
 
 @attrs.frozen(kw_only=True)
 class PlotLoggerConfig:
-    directory: str = "plots"
+    directory: str = attrs.field(default="plots", validator=validators.run_file)
     metrics: tuple[str, ...] = ("mrr", "recall@1", "recall@10")
 
 

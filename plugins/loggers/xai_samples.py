@@ -7,12 +7,13 @@ from pathlib import Path
 
 import attrs
 
+from jasper_core import validators
 from jasper_core import hookimpl
 
 
 @attrs.frozen(kw_only=True)
 class XaiSamplesLoggerConfig:
-    directory: str = "xai"
+    directory: str = attrs.field(default="xai", validator=validators.run_file)
 
 
 class XaiSamplesLogger:

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import torch
+from rich.markup import escape
 
 from jasper_core import hookimpl
 from jasper_core.contracts.steering import SteeringInputs, steering
@@ -102,8 +103,8 @@ def run(args: argparse.Namespace, plugins) -> int:
 
 
 def _report(console, question: str, described: str, path, e: dict, figure: Path | None) -> None:
-    console.print(f"[bold]question[/]: {question}")
-    console.print(f"[bold]steering[/]: {described}   (model: {path})")
+    console.print(f"[bold]question[/]: {escape(question)}")
+    console.print(f"[bold]steering[/]: {escape(str(described))}   (model: {escape(str(path))})")
     console.print(f"[bold]routed to[/]: {e['primary_subspace']} (confidence {e['confidence']:.2f}, {e['routing_source'].replace('_', ' ')})")
     for name, w in list(e["routing_distribution"].items())[:5]:
         console.print(f"  {w:5.2f} {bar(w)} {name}", highlight=False)
@@ -121,7 +122,7 @@ def _report(console, question: str, described: str, path, e: dict, figure: Path 
         console.print(f"  {i}. {s['similarity']:.2f} [{s['cluster']}] {text[:110]}{'…' if len(text) > 110 else ''}", highlight=False, markup=False)
     console.print(f"[bold]signal[/]: {e['actionable_signal']}", soft_wrap=True)
     if figure:
-        console.print(f"figure: {figure}")
+        console.print(f"figure: {figure}", markup=False)
 
 
 @hookimpl

@@ -180,3 +180,12 @@ def test_health__a_diverged_model_is_flagged_not_a_linear_algebra_error():
     from jasper_core.training.health import prediction_health
 
     assert prediction_health(torch.full((4, 8), float("nan"))) == {"nonfinite": 1.0, "collapse": 1.0}
+
+
+@pytest.mark.slow
+def test_paths__with_rich_markup_characters_are_printed_as_they_are(tmp_path, tiny_recipe_text, capsys):
+    odd = tmp_path / "x[/]y" / "r[bold].toml"
+    odd.parent.mkdir(parents=True)
+    odd.write_text(tiny_recipe_text)
+    assert main(["check", str(odd)]) == 0
+    assert f"recipe {odd}: valid" in capsys.readouterr().out

@@ -178,6 +178,8 @@ def test_dataset__damaged_native_and_h5_files(tmp_path, synthetic_dir):
     from safetensors.torch import load_file, save_file
 
     native = write_synthetic(tmp_path / "native", fmt="native")
+    meta = json.loads((native / "meta.json").read_text())
+    (native / "meta.json").write_text(json.dumps({k: v for k, v in meta.items() if k != "tensors_crc32"}))  # a file edited on purpose
     tensors = load_file(str(native / "tensors.safetensors"))
     save_file({k: v for k, v in tensors.items() if k != "val_idx"}, str(native / "tensors.safetensors"))
     with pytest.raises(DatasetError, match=r"tensors\.safetensors: missing tensor\(s\) val_idx"):
