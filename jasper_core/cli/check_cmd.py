@@ -14,7 +14,7 @@ from jasper_core.errors import NonFiniteLossError
 from jasper_core.recipe import load_recipe
 from jasper_core.training.assemble import assemble
 from jasper_core.training.batches import epoch_batches
-from jasper_core.training.step import compute_losses, first_nonfinite
+from jasper_core.training.step import compute_losses
 
 
 def run(args: argparse.Namespace, plugins) -> int:
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace, plugins) -> int:
     stdout.print(f"one batch: question {list(batch.question.shape)}, negatives {list(batch.negatives.shape)} "
                  f"→ prediction {list(pred.prediction.shape)}")
     stdout.print("losses: " + ", ".join(f"{k}={float(v.detach()):.4f}" for k, v in parts.items()) + f"; total={float(total):.4f}; grad norm {grad_norm:.4f}")
-    bad = first_nonfinite(parts, total)
+    bad = next((name for name, v in (*parts.items(), ("total", total)) if not bool(torch.isfinite(v).all())), None)
     if bad is not None:
         raise NonFiniteLossError(f"loss term {bad!r} is not finite on the first batch; check its settings "
                                  "(a temperature, a weight) and the learning rate")
