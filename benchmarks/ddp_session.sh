@@ -8,13 +8,7 @@ OUT=${1:-/tmp/jasper-ddp}
 mkdir -p "$OUT"
 PY=${PYTHON:-python3}
 ROOT=$(pwd)
-{
-  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
-  $PY -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.device_count(), "GPUs")'
-  if [ -d .devwheels ]; then $PY -m pip install --quiet --no-index --no-deps .devwheels/*.whl 2>&1 | tail -2; fi
-  $PY -m pip install --quiet --no-deps --no-build-isolation . 2>&1 | tail -2
-} > "$OUT/setup.log" 2>&1
-cat "$OUT/setup.log"
+source "$ROOT/benchmarks/device_setup.sh"
 cd /tmp  # import the installed package, not the source tree
 $PY "$ROOT/benchmarks/bench_ddp.py" --recipe jepa_base --pairs 1250000 --dim 384 --batch-size 4096 \
     --device cuda --gpus 2 --precision "${PRECISION:-fp32}" 2>&1 | tee "$OUT/bench_ddp.txt" | tail -8

@@ -18,14 +18,7 @@ mkdir -p "$OUT"
 PY=${PYTHON:-python3}
 ROOT=$(pwd)
 PAIRS=${PAIRS:-200000}
-{
-  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
-  $PY -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name())'
-  if [ -d .devwheels ]; then $PY -m pip install --quiet --no-index --no-deps .devwheels/*.whl 2>&1 | tail -2; fi
-  $PY -m pip install --quiet --no-deps --no-build-isolation . 2>&1 | tail -2
-  (cd /tmp && $PY -c 'from jasper_core import load_plugins; p = load_plugins(); print("plugins ok:", [x.label for x in p.loaded][:1], "failures:", p.failures)')
-} > "$OUT/setup.log" 2>&1
-cat "$OUT/setup.log"
+source "$ROOT/benchmarks/device_setup.sh"
 cd /tmp  # import the installed package, not the source tree
 : > "$OUT/summary.txt"
 run() {  # run NAME ARGS...: one measurement, its log in OUT/NAME.txt, its key lines in the summary
