@@ -16,6 +16,7 @@ import os
 import pickle
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
@@ -109,8 +110,41 @@ def _remove(tmp: str | None) -> None:
             os.unlink(tmp)
 
 
+#: the key under which :func:`atomic_save` stores a dict's :func:`content_crc` (removed again on load)
+CONTENT_CRC = "_content_crc32"
+
+
+def content_crc(obj: Any) -> int:
+    """CRC-32 of a nested dict / list / tuple of tensors and plain values: keys, dtypes, shapes and
+    every tensor's bytes. The archive's own CRCs cover the members' bytes, not where a reader finds
+    them: a damaged directory entry can make ``torch.load`` read a tensor from the wrong place."""
+    crc = 0
+
+    def walk(x: Any) -> None:
+        nonlocal crc
+        if isinstance(x, dict):
+            for k in sorted(x, key=repr):
+                crc = zlib.crc32(repr(k).encode(), crc)
+                walk(x[k])
+        elif isinstance(x, (list, tuple)):
+            for item in x:
+                walk(item)
+        elif torch.is_tensor(x):
+            t = x.detach().cpu().contiguous()
+            crc = zlib.crc32(f"{t.dtype}{tuple(t.shape)}".encode(), crc)
+            crc = zlib.crc32(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"", crc)
+        else:
+            crc = zlib.crc32(repr(x).encode(), crc)
+
+    walk(obj)
+    return crc
+
+
 def atomic_save(obj: Any, path: Path) -> None:
-    """``torch.save`` through :func:`atomic_write`."""
+    """``torch.save`` through :func:`atomic_write`; a dict gets its :func:`content_crc`, checked by
+    :func:`safe_load`."""
+    if isinstance(obj, dict):
+        obj = {**obj, CONTENT_CRC: content_crc(obj)}
     atomic_write(path, lambda fh: torch.save(obj, fh))
 
 
@@ -135,7 +169,7 @@ def safe_load(path: Path, map_location: str | torch.device = "cpu") -> Any:
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
         raise UnreadableFile(f"not a readable torch archive ({_first_line(exc)})") from None
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        data = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         lines = [line.strip() for line in str(exc).splitlines()]
         culprit = next((line for line in lines if "GLOBAL" in line), None)
@@ -144,6 +178,11 @@ def safe_load(path: Path, map_location: str | torch.device = "cpu") -> Any:
         raise UnreadableFile("its contents cannot be unpickled as plain tensors") from None
     except (RuntimeError, EOFError, OSError, ValueError, KeyError, AttributeError, TypeError) as exc:
         raise UnreadableFile(f"torch cannot read it ({_first_line(exc)})") from None
+    if isinstance(data, dict) and CONTENT_CRC in data:
+        want = data.pop(CONTENT_CRC)
+        if want != content_crc(data):
+            raise UnreadableFile("its contents do not match the checksum written with them")
+    return data
 
 
 def _first_line(exc: BaseException) -> str:
