@@ -255,7 +255,7 @@ def checkpoint_state(setup: Setup, *, step: int, epoch: int, generator: torch.Ge
         "recipe": recipe_to_toml(setup.recipe), "metrics": json.loads(json.dumps(metrics)),
         "best": dict(best), "skipped_steps": skipped_steps, "logger_state": dict(logger_state),
         "dataset": {"dim": ds.dim, "num_clusters": ds.num_clusters, "cluster_names": list(ds.cluster_names),
-                    "path": _dataset_path(ds)},
+                    "embedding_model": (ds.meta or {}).get("model_name"), "path": _dataset_path(ds)},
     }
 
 
@@ -331,8 +331,10 @@ def load_trained(path: str | Path, plugins: Any, *, data: str | None = None, dev
         recipe = recipe_from_text(ckpt["recipe"], plugins.registries, source=f"{p} (stored recipe)", overrides=overrides)
     setup = assemble(recipe, plugins.registries)
     stored, ds = ckpt.get("dataset", {}), setup.dataset
-    for key, have in (("dim", ds.dim), ("num_clusters", ds.num_clusters), ("cluster_names", list(ds.cluster_names))):
-        if key in stored and stored[key] != have:
+    checks = (("dim", ds.dim), ("num_clusters", ds.num_clusters), ("cluster_names", list(ds.cluster_names)),
+              ("embedding_model", (ds.meta or {}).get("model_name")))
+    for key, have in checks:
+        if stored.get(key) is not None and have is not None and stored[key] != have:
             if key == "cluster_names":  # same count, other topics: the router's outputs would mean other clusters
                 i = next(i for i, (a, b) in enumerate(zip(stored[key], have)) if a != b)
                 stored, have = {key: f"{stored[key][i]!r} at position {i}"}, repr(have[i])

@@ -142,3 +142,18 @@ def test_lock__a_reused_pid_does_not_hold_the_directory(tmp_path):
             assert live_holder(lock)["pid"] == other.pid  # started before: it may be the writer
         finally:
             other.kill()
+
+
+@pytest.mark.slow
+def test_load_trained__refuses_data_from_another_embedding_model(tiny_run, tmp_path, plugins):
+    import json
+
+    from conftest import write_synthetic
+    from jasper_core.training.run_dir import load_trained
+
+    other = write_synthetic(tmp_path / "other")  # same dimension and clusters, another embedding model
+    meta = json.loads((other / "config.json").read_text())
+    meta["model_name"] = "another-model"
+    (other / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=r"embedding_model = synthetic, but .* has another-model"):
+        load_trained(tiny_run.path, plugins, data=str(other))
