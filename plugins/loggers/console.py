@@ -1,12 +1,19 @@
-"""Console logger: a progress bar per epoch, an epoch summary table, evaluation tables."""
+"""Console logger: a progress bar per epoch (on a terminal), an epoch summary table, evaluation tables.
+
+Status lines — the run's start, one ``epoch k/N … ETA`` line per epoch, evaluations, saved
+checkpoints, warnings, a run that did not complete — go through the standard ``logging`` module
+(logger ``jasper.train``), so ``-q`` quiets them and a library user can redirect them; the tables are
+the run's output and go to the console (stdout).
+"""
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any, Mapping
 
 import attrs
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -21,6 +28,17 @@ class ConsoleLoggerConfig:
     epoch_table: bool = True
 
 
+log = logging.getLogger("jasper.train")
+
+
+def _duration(seconds: float) -> str:
+    """``"1:02:03"`` / ``"2:03"``."""
+    seconds = max(int(round(seconds)), 0)
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
 class ConsoleLogger:
     """Prints what a person watching the run wants to see (to stderr for bars, stdout for tables)."""
 
@@ -29,16 +47,19 @@ class ConsoleLogger:
         self.console = console or make_console()
         self.progress: Progress | None = None
         self.task = None
+        self.started = time.perf_counter()
+        self.epochs_timed = 0  # epochs finished in this process (a resumed run counts from its resume)
 
     @hookimpl
     def jasper_run_start(self, run):
+        self.started, self.epochs_timed = time.perf_counter(), 0
         what = "resuming" if run.resumed else "training"
-        self.console.print(f"[bold]{what}[/] {escape(run.recipe_name)} → {escape(str(run.run_dir))}  "
-                           f"({run.epochs} epochs × {run.steps_per_epoch} steps; data {escape(str(run.dataset.get('path', '?')))})")
+        log.info("%s %s → %s (%d epochs × %d steps; data %s)", what, run.recipe_name, run.run_dir, run.epochs,
+                 run.steps_per_epoch, run.dataset.get("path", "?"))
         if run.world_size > 1:
             gathered = ", ".join(run.gathered_losses) or "none"
-            self.console.print(f"{run.world_size} processes × batch {run.batch_size} per device = global batch "
-                               f"{run.global_batch_size}; losses gathering from every rank: {gathered}")
+            log.info("%d processes × batch %d per device = global batch %d; losses gathering from every rank: %s",
+                     run.world_size, run.batch_size, run.global_batch_size, gathered)
 
     @hookimpl
     def jasper_epoch_start(self, run, epoch):
@@ -64,6 +85,12 @@ class ConsoleLogger:
     @hookimpl
     def jasper_epoch_end(self, run, epoch, metrics: Mapping[str, float]):
         self._stop_progress()
+        self.epochs_timed += 1
+        elapsed = time.perf_counter() - self.started
+        left = max(run.epochs - epoch, 0) * elapsed / self.epochs_timed
+        log.info("epoch %d/%d: loss %.4g, %s pairs/s, %s elapsed, ETA %s", epoch, run.epochs,
+                 metrics.get("loss", float("nan")), f"{metrics.get('pairs_per_s', float('nan')):,.0f}",
+                 _duration(elapsed), _duration(left))
         if self.config.epoch_table:
             table = Table(title=f"epoch {epoch}/{run.epochs}", title_justify="left", show_header=False, box=None)
             table.add_column(style="cyan")
@@ -72,30 +99,28 @@ class ConsoleLogger:
                 table.add_row(key, f"{metrics[key]:.4g}")
             self.console.print(table)
         if metrics.get("health/collapse"):
-            self.console.print(
-                f"[bold yellow]warning:[/] predictions look collapsed (std ratio {metrics.get('health/std_ratio', 0):.3f}, "
-                f"effective rank {metrics.get('health/effective_rank', 0):.1f}, mean cosine {metrics.get('health/mean_cosine', 0):.3f}); "
-                "raise the infonce/vicreg weights or lower the learning rate"
-            )
+            log.warning("predictions look collapsed (std ratio %.3f, effective rank %.1f, mean cosine %.3f); "
+                        "raise the infonce/vicreg weights or lower the learning rate", metrics.get("health/std_ratio", 0),
+                        metrics.get("health/effective_rank", 0), metrics.get("health/mean_cosine", 0))
 
     @hookimpl
     def jasper_eval_end(self, run, epoch, split, results):
         metric = run.recipe["eval"]["best_metric"]
         parts = [f"{v} {m[metric]:.3f}" for v, m in results.model.items() if metric in m]
         bases = [f"{b} {m[metric]:.3f}" for b, m in results.baselines.items() if metric in m]
-        self.console.print(f"[bold]eval[/] {split} epoch {epoch}: {metric} model " + ", ".join(parts)
-                           + (" | " + ", ".join(bases) if bases else ""))
+        log.info("eval %s epoch %s: %s model %s%s", split, epoch, metric, ", ".join(parts),
+                 " | " + ", ".join(bases) if bases else "")
 
     @hookimpl
     def jasper_checkpoint_saved(self, run, path, tags):
         if "best" in tags:
-            self.console.print(f"[green]saved[/] best checkpoint ({', '.join(tags)})")
+            log.info("saved best checkpoint (%s)", ", ".join(tags))
 
     @hookimpl
     def jasper_run_end(self, run, status, metrics):
         self._stop_progress()
         if status != "completed":
-            self.console.print(f"[bold red]run {status}[/]; checkpoints in {escape(str(run.run_dir / 'checkpoints'))}")
+            log.error("run %s; checkpoints in %s", status, run.run_dir / "checkpoints")
             return
         if metrics:
             section = run.recipe["eval"]

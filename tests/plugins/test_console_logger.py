@@ -1,6 +1,7 @@
 """The console logger on a terminal: progress bars, the collapse warning, and a run that did not complete."""
 
 import io
+import logging
 from pathlib import Path
 
 from rich.console import Console
@@ -35,15 +36,20 @@ def test_console_logger__progress_bar_on_a_terminal_only(tmp_path):
     assert piped.progress is None  # not a terminal: no bar
 
 
-def test_console_logger__collapse_warning_and_unfinished_run(tmp_path):
+def test_console_logger__status_lines_go_through_logging_with_an_eta(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="jasper.train")
     console = terminal()
     logger = ConsoleLogger(ConsoleLoggerConfig(progress=False, epoch_table=False), console=console)
     run = run_info(tmp_path)
-    logger.jasper_epoch_end(run=run, epoch=1, metrics={"loss": 1.0})
-    assert console.file.getvalue() == ""  # no table, no warning
+    logger.jasper_run_start(run=run)
+    logger.jasper_epoch_end(run=run, epoch=1, metrics={"loss": 1.0, "pairs_per_s": 1234.0})
+    assert console.file.getvalue() == ""  # no table, no warning: status lines are log records
     logger.jasper_epoch_end(run=run, epoch=2, metrics={"health/collapse": 1.0, "health/std_ratio": 0.01,
                                                        "health/effective_rank": 1.2, "health/mean_cosine": 0.99})
     logger.jasper_run_end(run=run, status="interrupted", metrics=None)
-    out = console.file.getvalue()
-    assert "predictions look collapsed (std ratio 0.010, effective rank 1.2, mean cosine 0.990)" in out
-    assert "run interrupted; checkpoints in" in out and "written:" not in out
+    lines = [r.getMessage() for r in caplog.records if r.name == "jasper.train"]
+    assert lines[0].startswith("training r → ") and "(2 epochs × 2 steps" in lines[0]
+    assert lines[1].startswith("epoch 1/2: loss 1, 1,234 pairs/s, 0:00 elapsed, ETA 0:00")
+    assert any("predictions look collapsed (std ratio 0.010, effective rank 1.2, mean cosine 0.990)" in m for m in lines)
+    assert "run interrupted; checkpoints in" in lines[-1] and "written:" not in console.file.getvalue()
+    assert [r.levelname for r in caplog.records if "collapsed" in r.getMessage()] == ["WARNING"]
