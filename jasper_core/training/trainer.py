@@ -13,6 +13,7 @@ import functools
 import logging
 import math
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,7 @@ class Trainer:
         self.loggers: list[Any] = []
         self.best: dict[str, Any] = {}
         self.skipped = 0
+        self.run_id = uuid.uuid4().hex  # this run's identity, kept by every checkpoint it writes (a resume takes the checkpoint's)
 
     # -- set-up ---------------------------------------------------------------------------
     def _resume_path(self, resume: str | None) -> Path | None:
@@ -115,14 +117,31 @@ class Trainer:
                 "resume with the same recipe and --set overrides (the run's recipe.toml), or start a new --run-dir"
             )
         book = restore_state(setup, ckpt, gen, self.resume_from)
+        self.run_id = ckpt.get("run_id") or self.run_id  # checkpoints written before run identities have none
         # the best record stands only with its weights in this run directory's best.pt
-        has_best = distributed.from_main(self.run_dir.checkpoint("best").exists, self.world)
+        has_best = distributed.from_main(lambda: self._own_best() is not None, self.world)
         self.best = book["best"] if has_best else {}
         self.skipped = book["skipped_steps"]
         step = book["step"]
         if ckpt.get("world_size", 1) != self.world.size:  # another batch per step: continue at the same epoch
             step = book["epoch"] * self._steps_per_epoch(setup)
         return step, book["epoch"], book["logger_state"]
+
+    def _own_best(self, map_location: str | torch.device = "cpu") -> dict | None:
+        """This run's ``best.pt`` (None when there is none).
+
+        Raises:
+            CheckpointError: ``best.pt`` was written by another run (copied in by hand): its weights
+                are not this run's best, and evaluating them would report another model.
+        """
+        best = self.run_dir.checkpoint("best")
+        if not best.exists():
+            return None
+        ckpt = load_checkpoint(best, map_location=map_location)
+        if ckpt.get("run_id") not in (None, self.run_id):
+            raise CheckpointError(f"{best}: written by another run ({ckpt['run_id'][:12]}…, this run is {self.run_id[:12]}…); "
+                                  "remove it or put this run's own best.pt back (nothing was changed)")
+        return ckpt
 
     def _steps_per_epoch(self, setup: Setup) -> int:
         train = self.recipe.train
@@ -135,6 +154,7 @@ class Trainer:
         state = checkpoint_state(setup, step=step, epoch=epoch, generator=gen, metrics=metrics, best=self.best,
                                  skipped_steps=self.skipped, logger_state=run.logger_state)
         state["world_size"] = self.world.size
+        state["run_id"] = self.run_id
         train = self.recipe.train
         tags = self.run_dir.save(state, epoch=epoch, is_best=is_best, every=train.checkpoint_every, keep=train.keep_checkpoints)
         self.plugins.hook.jasper_checkpoint_saved(run=run, path=str(self.run_dir.checkpoint("last")), tags=tags)
@@ -303,9 +323,10 @@ class Trainer:
         best = self.run_dir.checkpoint("best")
 
         def load_best() -> bool:  # rank 0 reads it; the others get its weights below
-            if best.exists():
-                load_weights(setup, load_checkpoint(best, map_location=setup.device), best)
-            return best.exists()
+            ckpt = self._own_best(map_location=setup.device)
+            if ckpt is not None:
+                load_weights(setup, ckpt, best)
+            return ckpt is not None
 
         has_best = distributed.from_main(load_best, self.world)
         distributed.broadcast_module(setup.model, self.world)

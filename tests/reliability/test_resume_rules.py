@@ -157,3 +157,22 @@ def test_load_trained__refuses_data_from_another_embedding_model(tiny_run, tmp_p
     (other / "config.json").write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match=r"embedding_model = synthetic, but .* has another-model"):
         load_trained(tiny_run.path, plugins, data=str(other))
+
+
+def test_resume__a_best_checkpoint_of_another_run_is_refused(tiny_run, tmp_path, plugins, tiny_recipe_text_session):
+    from conftest import copy_run
+    from hostile import snapshot
+    from jasper_core.recipe import recipe_from_text
+    from jasper_core.training.checkpoint import atomic_save, load_checkpoint
+    from jasper_core.training.trainer import Trainer
+
+    run = copy_run(tiny_run.path, tmp_path / "run")
+    own = load_checkpoint(run / "checkpoints" / "last.pt")["run_id"]
+    assert len(own) == 32 and load_checkpoint(run / "checkpoints" / "best.pt")["run_id"] == own
+    foreign = load_checkpoint(run / "checkpoints" / "best.pt")
+    atomic_save({**foreign, "run_id": "f" * 32}, run / "checkpoints" / "best.pt")  # copied in from another run
+    before = snapshot(run)
+    recipe = recipe_from_text(tiny_recipe_text_session, plugins.registries)
+    with pytest.raises(CheckpointError, match=r"best\.pt: written by another run \(ffffffffffff…, this run is "):
+        Trainer(recipe, plugins, run_dir=run, resume="auto").fit()
+    assert snapshot(run) == before
