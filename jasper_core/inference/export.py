@@ -11,7 +11,16 @@ import torch
 from jasper_core.contracts.steering import STEERING_VARIANTS
 from jasper_core.inference.atomic import atomic_directory, check_free
 from jasper_core.inference.card import model_card
-from jasper_core.inference.layout import CARD, CONFIG, FORMAT, INDEX_DIR, VERSION, WEIGHTS
+from jasper_core.inference.layout import (
+    CARD,
+    CONFIG,
+    FORMAT,
+    INDEX_DIR,
+    VERSION,
+    WEIGHTS,
+    WEIGHTS_CRC,
+)
+from jasper_core.integrity import file_crc32
 
 OUT_HINT = "choose another --out"
 
@@ -118,6 +127,7 @@ def export_model(path: str | Path, out: str | Path, plugins: Any, *, prefer: str
     evaluation = RunDir.of_checkpoint(checkpoint).read_eval()
     with atomic_directory(out, "model directory", OUT_HINT) as tmp:
         save_file(_tensors(setup), str(tmp / WEIGHTS), metadata={"format": FORMAT, "version": str(VERSION)})
+        config[WEIGHTS_CRC] = file_crc32(tmp / WEIGHTS)  # safetensors keeps no checksum: checked by jasper.load
         (tmp / CONFIG).write_text(json.dumps(config, indent=2), encoding="utf-8")
         (tmp / CARD).write_text(model_card(config, evaluation, out.name), encoding="utf-8")
         if index:

@@ -11,6 +11,8 @@ from jasper_core.errors import JasperError
 FORMAT = "jasper-model"
 VERSION = 1
 WEIGHTS = "model.safetensors"
+#: the key of config.json holding the CRC-32 of model.safetensors (checked on load)
+WEIGHTS_CRC = "weights_crc32"
 CONFIG = "config.json"
 CARD = "README.md"
 #: The optional index of the training corpus inside a model directory (``jasper export --faiss``).

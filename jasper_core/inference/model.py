@@ -12,11 +12,19 @@ import torch
 import torch.nn.functional as F
 
 from jasper_core.contracts import ROUTING_WEIGHTS, Prediction, StepState
-from jasper_core.contracts.steering import SteeringInputs, steering as steering_formula
+from jasper_core.contracts.steering import SteeringInputs
+from jasper_core.contracts.steering import steering as steering_formula
 from jasper_core.errors import JasperError
 from jasper_core.inference import store
 from jasper_core.inference.index import Backend, build_index
-from jasper_core.inference.layout import INDEX_DIR, NOT_TEXT_MODELS, WEIGHTS, read_config
+from jasper_core.inference.layout import (
+    INDEX_DIR,
+    NOT_TEXT_MODELS,
+    WEIGHTS,
+    WEIGHTS_CRC,
+    read_config,
+)
+from jasper_core.integrity import file_crc32
 from jasper_core.progress import Progress
 from jasper_core.suggest import did_you_mean
 
@@ -86,6 +94,10 @@ class JasperModel:
 
         folder = Path(path)
         config = read_config(folder)
+        want = config.get(WEIGHTS_CRC)
+        if want is not None and (folder / WEIGHTS).is_file() and file_crc32(folder / WEIGHTS) != want:
+            raise JasperError(f"{folder / WEIGHTS}: damaged: its CRC-32 is not the {want} that {folder / 'config.json'} "
+                              "records; export the model again")
         try:
             tensors = load_file(str(folder / WEIGHTS))
         except Exception as exc:  # missing or damaged file: safetensors raises several types

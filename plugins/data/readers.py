@@ -9,18 +9,24 @@ a damaged file is named, a file that would run code is refused.
 from __future__ import annotations
 
 import json
-import zlib
 from pathlib import Path
 from typing import Any
 
 import torch
+from jasper_plugins.data.layout import (
+    CONFIG_FILE,
+    H5_FILE,
+    LEGACY_SUFFIX,
+    NATIVE_META,
+    NATIVE_TENSORS,
+    TENSORS,
+    TEXTS_FILE,
+)
+from jasper_plugins.data.validate import TEXT_ROWS, check_texts
 
 from jasper_core.errors import DatasetError
+from jasper_core.integrity import file_crc32
 from jasper_core.training.checkpoint import UnreadableFile, safe_load
-from jasper_plugins.data.validate import TEXT_ROWS, check_texts
-from jasper_plugins.data.layout import (
-    CONFIG_FILE, H5_FILE, LEGACY_SUFFIX, NATIVE_META, NATIVE_TENSORS, TENSORS, TEXTS_FILE,
-)
 
 Tensors = dict[str, torch.Tensor]
 
@@ -104,15 +110,6 @@ def read_h5(root: Path) -> Tensors:
 
 
 CHECKSUM_KEY = "tensors_crc32"  # in meta.json: the CRC-32 of tensors.safetensors, written by the writer
-
-
-def file_crc32(path: Path) -> str:
-    """The CRC-32 of a file's bytes as 8 hex digits (read in 16 MiB chunks)."""
-    crc = 0
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 24):
-            crc = zlib.crc32(chunk, crc)
-    return f"{crc:08x}"
 
 
 def read_native(root: Path, meta: dict[str, Any] | None = None) -> Tensors:

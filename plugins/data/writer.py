@@ -7,11 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from jasper_plugins.data.layout import (
+    CONFIG_FILE,
+    NATIVE_META,
+    NATIVE_TENSORS,
+    TENSORS,
+    TEXTS_FILE,
+)
+from jasper_plugins.data.native import write_native
+from jasper_plugins.data.readers import CHECKSUM_KEY
 
 from jasper_core.errors import DatasetError
-from jasper_plugins.data.layout import CONFIG_FILE, NATIVE_META, NATIVE_TENSORS, TENSORS, TEXTS_FILE
-from jasper_plugins.data.native import write_native
-from jasper_plugins.data.readers import CHECKSUM_KEY, file_crc32
+from jasper_core.integrity import file_crc32
 
 
 def _cast(t: torch.Tensor, float_dtype: torch.dtype) -> torch.Tensor:

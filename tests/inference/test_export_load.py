@@ -146,7 +146,7 @@ def test_load__damaged_model_directories_are_one_line_errors(exported, tmp_path)
 
     broken = Path(shutil.copytree(exported, tmp_path / "m"))
     (broken / "model.safetensors").write_bytes(b"not safetensors")
-    with pytest.raises(JasperError, match="cannot read the weights"):
+    with pytest.raises(JasperError, match="cannot read the weights|damaged: its CRC-32"):
         jasper.load(broken)
     config = json.loads((exported / "config.json").read_text())
     (broken / "config.json").write_text(json.dumps({**config, "recipe": config["recipe"].replace("hidden_dim = 32", "hidden_dim = 8", 1)}))
@@ -189,3 +189,15 @@ def test_embed__long_lists_are_embedded_in_chunks_with_progress_lines(model, mon
     with caplog.at_level(logging.INFO, logger="jasper"):
         out = model.embed(["a text"] * 5)
     assert out.shape == (5, 16) and calls == [2, 2, 1] and "embedding texts: 5 done in" in caplog.text
+
+
+def test_load__a_changed_byte_in_the_weights_is_refused(exported, tmp_path):
+    import shutil
+
+    damaged = Path(shutil.copytree(exported, tmp_path / "damaged"))
+    weights = damaged / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-5] ^= 0x01  # inside the last tensor: safetensors would load it as another number
+    weights.write_bytes(bytes(data))
+    with pytest.raises(JasperError, match=r"model\.safetensors: damaged: its CRC-32 is not the [0-9a-f]{8} that .*config\.json records"):
+        jasper.load(damaged)

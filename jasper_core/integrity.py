@@ -1,0 +1,15 @@
+"""File checksums: what jasper records beside a file it writes and checks when it reads it back."""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+
+def file_crc32(path: Path) -> str:
+    """The CRC-32 of a file's bytes as 8 hex digits (read in 16 MiB chunks)."""
+    crc = 0
+    with Path(path).open("rb") as fh:
+        while chunk := fh.read(1 << 24):
+            crc = zlib.crc32(chunk, crc)
+    return f"{crc:08x}"
