@@ -6,10 +6,10 @@ In ``make test-all`` (the checkpoint rewriting and an evaluation cost about a se
 import json
 
 import pytest
-import torch
 
 from conftest import copy_run
 from jasper_core.cli.main import main
+from jasper_core.training.checkpoint import atomic_save, load_checkpoint
 
 pytestmark = pytest.mark.slow
 
@@ -19,12 +19,12 @@ def relative_run(tiny_run, tmp_path):
     """A copy of the tiny run whose checkpoints' recipes name the dataset as ``data`` (relative to where it trained)."""
     run = copy_run(tiny_run.path, tmp_path / "run")
     for file in (run / "checkpoints").glob("*.pt"):
-        ckpt = torch.load(file, weights_only=True)
+        ckpt = load_checkpoint(file)
         stored = ckpt["dataset"]["path"]
         assert stored and stored.startswith("/")  # the training recorded where the dataset was
         ckpt["recipe"] = ckpt["recipe"].replace(f'path = "{stored}"', 'path = "data"')
         assert 'path = "data"' in ckpt["recipe"]
-        torch.save(ckpt, file)
+        atomic_save(ckpt, file)  # rewritten as a run would have written it (content checksum included)
     return run
 
 
@@ -40,9 +40,9 @@ def test_export__a_vanished_dataset_is_one_line_and_config_has_no_absolute_path(
                                                                               monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     for file in (relative_run / "checkpoints").glob("*.pt"):
-        ckpt = torch.load(file, weights_only=True)
+        ckpt = load_checkpoint(file)
         ckpt["dataset"]["path"] = str(tmp_path / "gone")
-        torch.save(ckpt, file)
+        atomic_save(ckpt, file)  # rewritten as a run would have written it (content checksum included)
     assert main(["export", str(relative_run), "--out", str(tmp_path / "m"), "-q"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "dataset directory not found" in err and "pass --data DIR" in err
