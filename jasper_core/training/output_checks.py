@@ -22,6 +22,12 @@ def _who(comp: Any) -> str:
     return f'{comp.kind} "{comp.type}" ({comp.path}, from {comp.plugin})'
 
 
+def model_failure(exc: Exception, comp: Any) -> PluginOutputError:
+    """The one-line error for a model that raised inside a training step (the original is chained)."""
+    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    return PluginOutputError(f"{_who(comp)} raised {type(exc).__name__} in a training step: {first}")
+
+
 def check_prediction(out: Any, question: torch.Tensor, comp: Any) -> Prediction:
     """Check a model's output for a batch of questions ``[B, D]``; returns it.
 

@@ -15,9 +15,10 @@ import torch
 from torch.profiler import record_function
 
 from jasper_core.contracts import Batch, LossInputs, StepState
+from jasper_core.errors import JasperError
 from jasper_core.training.assemble import Setup
 from jasper_core.training.nonfinite import GRAD_NORM
-from jasper_core.training.output_checks import check_prediction
+from jasper_core.training.output_checks import check_prediction, model_failure
 
 
 @attrs.define
@@ -48,7 +49,12 @@ def model_losses(model: torch.nn.Module, composer: torch.nn.Module, batch: Batch
     """
     device_type = batch.question.device.type
     with torch.autocast(device_type=device_type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-        prediction = model(batch.question, batch.steering, state)
+        try:
+            prediction = model(batch.question, batch.steering, state)
+        except (RuntimeError, ValueError, TypeError, IndexError) as exc:  # a plugin bug: name the plugin
+            if model_comp is None or isinstance(exc, JasperError):
+                raise
+            raise model_failure(exc, model_comp) from exc
     if model_comp is not None:
         prediction = check_prediction(prediction, batch.question, model_comp)
     inputs = LossInputs(prediction=prediction.prediction.float(), positive=positive, negatives=negatives,

@@ -145,3 +145,26 @@ def test_check__a_plugin_breaking_its_contract_is_one_line(tiny_recipe_file, mon
     import re
 
     assert re.search(message, line), line
+
+
+def test_model_losses__a_model_that_raises_mid_training_is_named():
+    from jasper_core.contracts import Batch, StepState
+    from jasper_core.training.step import model_losses
+
+    calls = []
+
+    class LaterRaises(nn.Module):  # passes the probe, then breaks on a batch of another size
+        def forward(self, question, steering, state):
+            calls.append(question.shape[0])
+            raise IndexError("index 7 is out of bounds for dimension 0 with size 4\nmore detail")
+
+    b, d = 3, 8
+    batch = Batch(question=torch.randn(b, d), steering=torch.zeros(b, d), source=torch.randn(b, d),
+                  negatives=torch.randn(b, 2, d), negative_tiers=torch.zeros(b, 2, dtype=torch.long),
+                  cluster=torch.zeros(b, dtype=torch.long), steering_variant=torch.zeros(b, dtype=torch.long),
+                  relevance=torch.ones(b), source_index=torch.arange(b), pair_index=torch.arange(b))
+    state = StepState(step=0, total_steps=1, centroids=torch.randn(2, d))
+    with pytest.raises(PluginOutputError, match=r'^model "bent" \(model, from test-plugin-0\) raised IndexError in a '
+                                                 r"training step: index 7 is out of bounds for dimension 0 with size 4$") as info:
+        model_losses(LaterRaises(), None, batch, state, batch.source, batch.negatives, None, True, MODEL)
+    assert isinstance(info.value.__cause__, IndexError) and calls == [b]  # the original stays chained for debugging
