@@ -298,7 +298,8 @@ def restore_state(setup: Setup, ckpt: dict[str, Any], generator: torch.Generator
         torch.set_rng_state(rng["torch"].cpu())
         generator.set_state(rng["batches"].cpu())
         if rng.get("cuda") and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
+            for i, state in enumerate(rng["cuda"][: torch.cuda.device_count()]):  # a host with fewer GPUs: the ones it has
+                torch.cuda.set_rng_state(state.cpu(), i)
         return {"step": int(ckpt["step"]), "epoch": int(ckpt["epoch"]), "best": dict(ckpt.get("best", {})),
                 "skipped_steps": int(ckpt.get("skipped_steps", 0)), "logger_state": dict(ckpt.get("logger_state", {}))}
     except (RuntimeError, KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
