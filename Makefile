@@ -28,10 +28,11 @@ demo: $(STAMP)
 
 # The fast suite: tests marked slow are left out; line coverage of jasper_core and plugins/ (the
 # jasper_plugins package) must reach COV_MIN. Coverage data goes to the venv, not the work tree.
-# Tests run in JOBS worker processes (pytest-xdist); each worker is single-threaded (conftest).
+# Tests run in JOBS worker processes (pytest-xdist; an idle worker steals queued tests from the busy one);
+# each worker is single-threaded (conftest).
 COV_MIN ?= 95
 JOBS    ?= 2
-PYTEST  := $(BIN)/python -m pytest -q -n $(JOBS)
+PYTEST  := $(BIN)/python -m pytest -q -n $(JOBS) --dist worksteal
 
 test: $(STAMP)
 	COVERAGE_FILE=$(VENV)/.coverage $(PYTEST) -m "not slow" --cov=jasper_core --cov=jasper_plugins --cov-fail-under=$(COV_MIN)
