@@ -46,8 +46,9 @@ def run(args: argparse.Namespace, plugins) -> int:
             model.cluster_index(args.cluster)  # an unknown name fails before the corpus is encoded
         attach_corpus(model, args)
         q = model.queries(questions)  # embedded once for routing and search
-        results = model.search(q, k=args.k, steering=hint, routed_top_m=args.routed_top_m)
-        weights, top = model.route(q, steering=hint).max(dim=1)
+        out = model.forward(q, steering=hint)  # one forward pass (and one embedding of --keywords) for both
+        results = model.search_output(out, k=args.k, routed_top_m=args.routed_top_m)
+        weights, top = model.routing_of(out).max(dim=1)
     for label, hits, w, c in zip(labels, results, weights.tolist(), top.tolist()):
         routed = {"routed_cluster": model.cluster_names[c], "routing_weight": round(w, 4)}
         if args.json:

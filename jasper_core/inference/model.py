@@ -224,9 +224,10 @@ class JasperModel:
     def route(self, queries: Any, steering: Any = None) -> torch.Tensor:
         """``[N, C]`` routing weights: the router's (``ROUTING_WEIGHTS``) for routing models, otherwise a softmax
         of the prediction's cosine to the target-space centroids at temperature 0.05."""
-        return self._route(self.forward(queries, steering))
+        return self.routing_of(self.forward(queries, steering))
 
-    def _route(self, out: Prediction) -> torch.Tensor:
+    def routing_of(self, out: Prediction) -> torch.Tensor:
+        """``[N, C]`` routing weights of an output of :meth:`forward` (see :meth:`route`)."""
         if ROUTING_WEIGHTS in out.explanation:
             return out.explanation[ROUTING_WEIGHTS].float().cpu()
         sims = F.normalize(out.prediction.float(), dim=-1) @ F.normalize(self.centroids_target.float(), dim=-1).T
@@ -313,13 +314,25 @@ class JasperModel:
             per query, up to ``k`` dicts ``{"id", "score", "cluster"}`` (and ``"text"`` when the corpus came
             as text), best first.
         """
+        corpus = self._search_corpus(k, routed_top_m)  # checked before the queries are embedded
+        return self._ranked(corpus, self.forward(queries, steering), k, routed_top_m)
+
+    def search_output(self, out: Prediction, k: int = 10, routed_top_m: int | None = None) -> list[list[dict[str, Any]]]:
+        """:meth:`search` for an output of :meth:`forward` (a caller that also wants the routing of the same
+        queries, :meth:`routing_of`, runs the model once)."""
+        return self._ranked(self._search_corpus(k, routed_top_m), out, k, routed_top_m)
+
+    def _search_corpus(self, k: int, routed_top_m: int | None) -> store.Corpus:
+        """The indexed corpus, after checking the search arguments."""
         corpus = self._indexed()
         if k < 1:
             raise InferenceError(f"k must be at least 1, got {k}")
         if routed_top_m is not None and not 1 <= routed_top_m <= self.num_clusters:
             raise InferenceError(f"routed_top_m must be between 1 and {self.num_clusters}, got {routed_top_m}")
-        out = self.forward(queries, steering)
-        lists = None if routed_top_m is None else self._route(out).topk(routed_top_m, dim=1).indices  # [N, m]
+        return corpus
+
+    def _ranked(self, corpus: store.Corpus, out: Prediction, k: int, routed_top_m: int | None) -> list[list[dict[str, Any]]]:
+        lists = None if routed_top_m is None else self.routing_of(out).topk(routed_top_m, dim=1).indices  # [N, m]
         hits = corpus.index.search(F.normalize(out.prediction.float(), dim=-1), k, lists)
         results = []
         for scores, rows in zip(hits.scores.tolist(), hits.rows.tolist()):
