@@ -65,17 +65,18 @@ def model_part(args: argparse.Namespace) -> None:
     pairs = dataset.split(args.split)
     questions = dataset.questions[dataset.pair_question[pairs]]
     texts = dataset.texts.get("sources") if args.encode_texts else None
-    sources = list(texts[: args.encode_texts]) if texts else dataset.sources
+    vectors = dataset.sources  # [S, D] (read once: an fp16 dataset upcasts the whole table on each read)
+    sources = list(texts[: args.encode_texts]) if texts else vectors
     if texts:
         _, load_s = timed(model.embed, ["load the embedding model"])
         print(f"embedding model {model.embedding_model} loaded in {load_s:.1f} s")
     _, encode_s = timed(model.encode_corpus, sources)
-    what = f"{len(sources)} source texts (embedding model + target space)" if texts else f"{len(dataset.sources)} source vectors (target space)"
+    what = f"{len(sources)} source texts (embedding model + target space)" if texts else f"{len(vectors)} source vectors (target space)"
     print(f"model {args.model}: {model.config['model_type']}, {model.num_clusters} clusters; dataset {dataset.root}")
     print(f"encode: {what}: {encode_s:.2f} s ({len(sources) / encode_s:,.0f} sources/s)")
     for backend in ("faiss", "torch") if faiss_available() else ("torch",):
-        _, build_s = timed(model.index, dataset.sources, clusters=dataset.source_cluster.tolist(), backend=backend)
-        print(f"\n[{backend}] index of {len(dataset.sources)} sources (with encoding): {build_s:.3f} s; "
+        _, build_s = timed(model.index, vectors, clusters=dataset.source_cluster.tolist(), backend=backend)
+        print(f"\n[{backend}] index of {len(vectors)} sources (with encoding): {build_s:.3f} s; "
               f"{len(questions)} {args.split} queries, no steering")
         pred = F.normalize(model.encode_queries(questions), dim=-1)
         weights = model.route(questions)

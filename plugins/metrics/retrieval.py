@@ -54,7 +54,8 @@ class RetrievalMetric:
         true_src = ds.pair_source[pairs]  # [N]
         clusters = ds.pair_cluster[pairs]  # [N]
         questions = ds.questions[ds.pair_question[pairs]]  # [N, D]
-        corpus_target = ctx.encode(ds.sources)  # [S, D]
+        sources = ds.sources  # [S, D] float32 (read once: an fp16 dataset upcasts the whole table on each read)
+        corpus_target = ctx.encode(sources)  # [S, D]
         same_cluster = lambda sl: ds.source_cluster.unsqueeze(0) == clusters[sl].unsqueeze(1)  # noqa: E731
         groups = {ds.cluster_names[c]: clusters == c for c in range(ds.num_clusters)} if ctx.per_cluster else {}
         per_cluster: dict[str, dict[str, dict[str, float]]] = {}
@@ -65,8 +66,8 @@ class RetrievalMetric:
             return summarize(ranks, ctx.ks)
 
         baseline_ranks = {
-            "question_cosine": true_ranks(questions, ds.sources, true_src, batch_size=ctx.batch_size),
-            "cluster_filtered": true_ranks(questions, ds.sources, true_src, batch_size=ctx.batch_size, allowed=same_cluster),
+            "question_cosine": true_ranks(questions, sources, true_src, batch_size=ctx.batch_size),
+            "cluster_filtered": true_ranks(questions, sources, true_src, batch_size=ctx.batch_size, allowed=same_cluster),
         }
         baselines = {name: report(f"baselines/{name}", ranks) for name, ranks in baseline_ranks.items()}
         model, routing, routed, diffs, samples = {}, {}, {}, {}, []
@@ -98,7 +99,7 @@ class RetrievalMetric:
                     timing = search_timing(preds, corpus_target, ds.source_cluster, weights.argmax(dim=1))
             if variant == ctx.variants[0]:
                 samples = self._samples(ctx, pairs, ranks, extra)
-        return EvalResults(split=ctx.split, num_queries=int(pairs.shape[0]), corpus_size=int(ds.sources.shape[0]),
+        return EvalResults(split=ctx.split, num_queries=int(pairs.shape[0]), corpus_size=int(sources.shape[0]),
                            model=model, baselines=baselines, differences=diffs, routed=routed, routing=routing,
                            per_cluster=per_cluster, search_timing=timing, samples=samples)
 
