@@ -31,6 +31,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from jasper_core.recipe.overrides import set_override
+
 ABLATIONS = {
     "as recipe": [],
     "identity target space": ["target_space.mode=identity"],
@@ -143,8 +145,8 @@ def main() -> None:
     rows = dict(ABLATIONS, **dict(parse_row(r) for r in args.row))
     rows = {k: v for k, v in rows.items() if not args.only or k in args.only}
     base = args.overrides + ['logger=[{type="jsonl"}]']
-    base += [f'data.path="{args.data}"'] if args.data else []
-    base += [f'train.device="{args.device}"'] if args.device else []
+    base += [set_override("data.path", args.data)] if args.data else []
+    base += [set_override("train.device", args.device)] if args.device else []
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="jasper-ablation-"))
     out.mkdir(parents=True, exist_ok=True)
     threads = max(1, (os.cpu_count() or 1) // max(args.jobs, 1))

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from jasper_core.contracts.steering import STEERING_VARIANTS, label
+from jasper_core.inference.layout import NOT_TEXT_MODELS
 
 METRICS = ("recall@1", "recall@10", "mrr", "ndcg@10")
 
@@ -40,7 +41,7 @@ def model_card(config: Mapping[str, Any], evaluation: Mapping[str, Any] | None, 
     """Markdown: what the model is, how to use it, its evaluation, and the hints it accepts."""
     ck, steering = config["checkpoint"], config["steering"]
     embedder = config.get("embedding_model")
-    text_ok = bool(embedder) and embedder not in ("synthetic", "custom")
+    text_ok = bool(embedder) and embedder not in NOT_TEXT_MODELS
     first = config["cluster_names"][0] if config["cluster_names"] else "NAME"
     lines = [
         f"# {name}: a JASPER retrieval predictor", "",

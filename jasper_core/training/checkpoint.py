@@ -167,7 +167,7 @@ def safe_load(path: Path, map_location: str | torch.device = "cpu") -> Any:
             if bad is not None:
                 raise UnreadableFile(f"its member {bad!r} fails its CRC check")  # repr: a damaged name may hold a newline
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
-        raise UnreadableFile(f"not a readable torch archive ({_first_line(exc)})") from None
+        raise UnreadableFile(f"not a readable torch archive ({first_line(exc)})") from None
     try:
         data = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -177,7 +177,7 @@ def safe_load(path: Path, map_location: str | torch.device = "cpu") -> Any:
             raise UnreadableFile(f"it holds objects that would run code when loaded ({culprit})", runs_code=True) from None
         raise UnreadableFile("its contents cannot be unpickled as plain tensors") from None
     except (RuntimeError, EOFError, OSError, ValueError, KeyError, AttributeError, TypeError) as exc:
-        raise UnreadableFile(f"torch cannot read it ({_first_line(exc)})") from None
+        raise UnreadableFile(f"torch cannot read it ({first_line(exc)})") from None
     if isinstance(data, dict) and CONTENT_CRC in data:
         want = data.pop(CONTENT_CRC)
         if want != content_crc(data):
@@ -185,7 +185,8 @@ def safe_load(path: Path, map_location: str | torch.device = "cpu") -> Any:
     return data
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """An exception's first line (its type name when it has no text), at most 200 characters."""
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
 
 

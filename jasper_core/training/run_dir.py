@@ -28,7 +28,15 @@ from jasper_core.errors import CheckpointError, DatasetError, JasperError
 from jasper_core.recipe import recipe_from_text, recipe_to_toml
 from jasper_core.recipe.overrides import set_override
 from jasper_core.training.assemble import Setup, assemble
-from jasper_core.training.checkpoint import FORMAT, VERSION, atomic_save, atomic_write_text, load_checkpoint, write_failure
+from jasper_core.training.checkpoint import (
+    FORMAT,
+    VERSION,
+    atomic_save,
+    atomic_write_text,
+    first_line,
+    load_checkpoint,
+    write_failure,
+)
 from jasper_core.training.run_lock import hold
 
 Which = Literal["best", "last"]
@@ -254,9 +262,14 @@ def checkpoint_state(setup: Setup, *, step: int, epoch: int, generator: torch.Ge
                 "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
         "recipe": recipe_to_toml(setup.recipe), "metrics": json.loads(json.dumps(metrics)),
         "best": dict(best), "skipped_steps": skipped_steps, "logger_state": dict(logger_state),
-        "dataset": {"dim": ds.dim, "num_clusters": ds.num_clusters, "cluster_names": list(ds.cluster_names),
-                    "embedding_model": (ds.meta or {}).get("model_name"), "path": _dataset_path(ds)},
+        "dataset": {**_dataset_record(ds), "path": _dataset_path(ds)},
     }
+
+
+def _dataset_record(ds: Any) -> dict[str, Any]:
+    """What a checkpoint records of its data and :func:`load_trained` checks against the data it is given."""
+    return {"dim": ds.dim, "num_clusters": ds.num_clusters, "cluster_names": list(ds.cluster_names),
+            "embedding_model": (ds.meta or {}).get("model_name")}
 
 
 def _dataset_path(ds: Any) -> str | None:
@@ -303,7 +316,7 @@ def restore_state(setup: Setup, ckpt: dict[str, Any], generator: torch.Generator
         return {"step": int(ckpt["step"]), "epoch": int(ckpt["epoch"]), "best": dict(ckpt.get("best", {})),
                 "skipped_steps": int(ckpt.get("skipped_steps", 0)), "logger_state": dict(ckpt.get("logger_state", {}))}
     except (RuntimeError, KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        first = first_line(exc)
         raise CheckpointError(f"{path}: its optimiser, RNG or bookkeeping state is damaged or does not fit this run "
                               f"({type(exc).__name__}: {first})") from None
 
@@ -331,10 +344,8 @@ def load_trained(path: str | Path, plugins: Any, *, data: str | None = None, dev
         overrides.append(set_override("data.path", found))
         recipe = recipe_from_text(ckpt["recipe"], plugins.registries, source=f"{p} (stored recipe)", overrides=overrides)
     setup = assemble(recipe, plugins.registries)
-    stored, ds = ckpt.get("dataset", {}), setup.dataset
-    checks = (("dim", ds.dim), ("num_clusters", ds.num_clusters), ("cluster_names", list(ds.cluster_names)),
-              ("embedding_model", (ds.meta or {}).get("model_name")))
-    for key, have in checks:
+    ds = setup.dataset
+    for key, have in _dataset_record(ds).items():
         if stored.get(key) is not None and have is not None and stored[key] != have:
             if key == "cluster_names":  # same count, other topics: the router's outputs would mean other clusters
                 i = next(i for i, (a, b) in enumerate(zip(stored[key], have)) if a != b)

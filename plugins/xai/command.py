@@ -88,15 +88,16 @@ def run(args: argparse.Namespace, plugins) -> int:
         with contextlib.redirect_stdout(sys.stderr):
             steering, described = _steering(args, setup, embed, q)
             e = xai.explain_prediction(q, steering)
-        if args.figure:
+        figure = _figure_path(args.figure, i, len(questions)) if args.figure else None
+        if figure is not None:
             from jasper_plugins.xai.figure import explanation_figure
 
-            explanation_figure(e, _figure_path(args.figure, i, len(questions)), title=f"{question}\n{e['actionable_signal']}")
+            explanation_figure(e, figure, title=f"{question}\n{e['actionable_signal']}")
         if args.json:
             text = XAI.to_json(e)
             print(text if args.question is not None else json.dumps({"question": question, **json.loads(text)}))
         else:
-            _report(console, question, described, path, e, _figure_path(args.figure, i, len(questions)) if args.figure else None)
+            _report(console, question, described, path, e, figure)
         if len(questions) > 1:
             progress.update(i + 1)
     return 0
