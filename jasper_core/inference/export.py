@@ -87,12 +87,10 @@ def model_config(setup: Any, ckpt: dict[str, Any], checkpoint: Path) -> dict[str
     }
 
 
-def write_training_index(folder: Path, dataset: Any, backend: str) -> int:
-    """Index the training corpus (the dataset's sources, each in its own cluster's list, with their texts
-    when the dataset has them) as ``folder/index``, loaded with the model. Returns its size."""
-    from jasper_core.inference.model import JasperModel
-
-    model = JasperModel.load(folder)
+def write_training_index(folder: Path, model: Any, dataset: Any, backend: str) -> int:
+    """Index the training corpus with ``model`` (a :class:`JasperModel` of the exported weights): the
+    dataset's sources, each in its own cluster's list, with their texts when the dataset has them, as
+    ``folder/index``, loaded with the model. Returns its size."""
     texts = dataset.texts.get("sources") if isinstance(getattr(dataset, "texts", None), dict) else None
     sources = dataset.sources.float().cpu()
     texts = list(texts) if texts is not None and len(texts) == sources.shape[0] else None
@@ -126,10 +124,15 @@ def export_model(path: str | Path, out: str | Path, plugins: Any, *, prefer: str
     config = model_config(setup, ckpt, checkpoint)
     evaluation = RunDir.of_checkpoint(checkpoint).read_eval()
     with atomic_directory(out, "model directory", OUT_HINT) as tmp:
-        save_file(_tensors(setup), str(tmp / WEIGHTS), metadata={"format": FORMAT, "version": str(VERSION)})
+        tensors = _tensors(setup)
+        save_file(tensors, str(tmp / WEIGHTS), metadata={"format": FORMAT, "version": str(VERSION)})
         config[WEIGHTS_CRC] = file_crc32(tmp / WEIGHTS)  # safetensors keeps no checksum: checked by jasper.load
         (tmp / CONFIG).write_text(json.dumps(config, indent=2), encoding="utf-8")
         (tmp / CARD).write_text(model_card(config, evaluation, out.name), encoding="utf-8")
-        if index:
-            write_training_index(tmp, setup.dataset, "faiss")
+        if index:  # the weights just written, in memory: no second load of the directory
+            from jasper_core.inference.model import JasperModel
+
+            model = JasperModel(config, setup.model, setup.target_space, tensors["centroids"], tensors["centroids_target"],
+                                torch.device("cpu"))
+            write_training_index(tmp, model, setup.dataset, "faiss")
     return out, config
