@@ -8,6 +8,7 @@ import attrs
 import torch
 
 from jasper_core.contracts.model import StepState
+from jasper_core.contracts.traceable import set_fields
 from jasper_core.distributed.collectives import gather_rows_with_grad
 
 #: How a loss term behaves when a job trains on several ranks (a loss declares it in its
@@ -20,7 +21,7 @@ LOCAL: Distributed = "local"
 GATHER: Distributed = "gather"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, init=False)
 class LossInputs:
     """Everything a loss term may compare. All embeddings are in the target space.
 
@@ -44,6 +45,14 @@ class LossInputs:
     state: StepState
     explanation: Mapping[str, torch.Tensor] = attrs.field(factory=dict)
     gather_rows: Callable[[torch.Tensor], torch.Tensor] = gather_rows_with_grad
+
+    def __init__(self, *, prediction: torch.Tensor, positive: torch.Tensor, negatives: torch.Tensor,
+                 negative_tiers: torch.Tensor, cluster: torch.Tensor, state: StepState,
+                 explanation: Mapping[str, torch.Tensor] | None = None,
+                 gather_rows: Callable[[torch.Tensor], torch.Tensor] = gather_rows_with_grad) -> None:
+        set_fields(self, prediction=prediction, positive=positive, negatives=negatives, negative_tiers=negative_tiers,
+                   cluster=cluster, state=state, explanation={} if explanation is None else explanation,
+                   gather_rows=gather_rows)
 
     @property
     def centroids(self) -> torch.Tensor:

@@ -12,6 +12,8 @@ from typing import Mapping
 import attrs
 import torch
 
+from jasper_core.contracts.traceable import set_fields
+
 #: Keys of ``Prediction.explanation`` that the built-in losses, metrics and XAI understand.
 ROUTING_WEIGHTS = "routing_weights"  # [B, C] routing distribution (a Gumbel sample in training)
 ROUTING_LOGITS = "routing_logits"  # [B, C] the router's logits
@@ -21,7 +23,7 @@ ATYPICALITY = "atypicality"  # [B] ‖fine‖: how far the question sits from it
 QUESTION_LATENT = "question_latent"  # [B, D] the online encoder's embedding of the question
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, init=False)
 class StepState:
     """Where training stands, and the target space's view of the clusters.
 
@@ -35,6 +37,9 @@ class StepState:
     total_steps: int
     centroids: torch.Tensor
 
+    def __init__(self, *, step: int, total_steps: int, centroids: torch.Tensor) -> None:
+        set_fields(self, step=step, total_steps=total_steps, centroids=centroids)
+
     @property
     def progress(self) -> float:
         """``step / total_steps`` in ``[0, 1]``."""
@@ -46,7 +51,7 @@ class StepState:
         return cls(step=1, total_steps=1, centroids=centroids)
 
 
-@attrs.frozen
+@attrs.frozen(init=False)
 class Prediction:
     """What a predictor returns.
 
@@ -57,6 +62,9 @@ class Prediction:
 
     prediction: torch.Tensor
     explanation: Mapping[str, torch.Tensor] = attrs.field(factory=dict)
+
+    def __init__(self, prediction: torch.Tensor, explanation: Mapping[str, torch.Tensor] | None = None) -> None:
+        set_fields(self, prediction=prediction, explanation={} if explanation is None else explanation)
 
 
 class Predictor(torch.nn.Module):

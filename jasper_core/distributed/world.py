@@ -48,10 +48,14 @@ class World:
         return self.joined
 
 
+#: The world of a job of one process (a constant, so a compiled step never builds one).
+SOLO = World()
+
+
 def current() -> World:
-    """The world of the initialised process group, or a one-process world."""
+    """The world of the initialised process group, or a one-process world (:data:`SOLO`)."""
     if not (dist.is_available() and dist.is_initialized()):
-        return World()
+        return SOLO
     return World(rank=dist.get_rank(), local_rank=int(os.environ.get("LOCAL_RANK", 0)), size=dist.get_world_size(),
                  joined=True)
 

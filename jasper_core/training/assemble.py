@@ -50,7 +50,7 @@ class Setup:
     autocast_dtype: torch.dtype | None
     guard: NonFiniteGuard
     ddp: nn.Module | None = None  # the model wrapped for a multi-process job (jasper_core.distributed.ddp)
-    compiled: Callable | None = None  # model_losses under torch.compile (train.compile), else None: eager
+    compiled: Callable | None = None  # step.forward_losses under torch.compile (train.compile), else None: eager
 
     def step_state(self, step: int, total_steps: int, centroids: torch.Tensor | None = None) -> StepState:
         """The model's per-step input: position in training and target-space centroids ``[C, D]``
@@ -140,10 +140,10 @@ def assemble(recipe: Recipe, registries: Any, *, device: torch.device | None = N
     precision = recipe.train.precision
     compiled = None
     if recipe.train.compile != "off":
-        from jasper_core.training.compiled import compile_losses
-        from jasper_core.training.step import model_losses
+        from jasper_core.training.compiled import compile_step
+        from jasper_core.training.step import forward_losses
 
-        compiled = compile_losses(model_losses, recipe.train.compile)
+        compiled = compile_step(forward_losses, recipe.train.compile)
     return Setup(
         recipe=recipe,
         registries=registries,

@@ -23,13 +23,29 @@ from jasper_core.training.output_checks import check_prediction, model_failure
 
 @attrs.define
 class StepResult:
-    """Metrics of one step: the losses and the gradient norm as 0-dim tensors on the training device
-    (0 for a step skipped on the device; read them with ``float`` only when they are logged: each
-    read waits for the device), the learning rate and EMA decay as plain floats. ``taken``: a 0-dim
-    float tensor, 1 when the update was applied, 0 when the step was skipped."""
+    """Metrics of one step.
 
-    metrics: dict[str, torch.Tensor | float]
+    Attributes:
+        names: the metric of each entry of ``values``: every loss component, ``loss`` (the total), ``grad_norm``.
+        values: ``[N]`` float32 on the training device, 0 for a step skipped on the device. Summed
+            on the device and read once per logging interval (each read waits for the device).
+        scalars: the learning rate and EMA decay, plain floats.
+        taken: 0-dim float tensor, 1 when the update was applied, 0 when the step was skipped.
+    """
+
+    names: tuple[str, ...]
+    values: torch.Tensor
+    scalars: dict[str, float]
     taken: torch.Tensor
+
+    @property
+    def metrics(self) -> dict[str, torch.Tensor | float]:
+        """Every metric by name: 0-dim device tensors and the plain scalars."""
+        return {**dict(zip(self.names, self.values.unbind())), **self.scalars}
+
+    def read(self) -> dict[str, float]:
+        """Every metric as a float (one host read)."""
+        return {**dict(zip(self.names, self.values.tolist())), **self.scalars}
 
 
 def encode_targets(setup: Setup, batch: Batch, step: int, total_steps: int) -> tuple[StepState, torch.Tensor, torch.Tensor]:
@@ -42,7 +58,7 @@ def encode_targets(setup: Setup, batch: Batch, step: int, total_steps: int) -> t
 def model_losses(model: torch.nn.Module, composer: torch.nn.Module, batch: Batch, state: StepState,
                  positive: torch.Tensor, negatives: torch.Tensor, autocast_dtype: torch.dtype | None, aux_active: bool,
                  model_comp: Any = None):
-    """The model's forward and the losses (what ``train.compile`` compiles). Returns ``(total, components, prediction)``.
+    """The model's forward and the losses. Returns ``(total, components, prediction)``.
 
     With ``model_comp`` (the recipe's model component) the model's output is checked first, so a
     plugin returning the wrong thing is named in one line instead of failing inside a loss.
@@ -64,16 +80,21 @@ def model_losses(model: torch.nn.Module, composer: torch.nn.Module, batch: Batch
     return total, parts, prediction
 
 
+def forward_losses(setup: Setup, batch: Batch, step: int, total_steps: int, aux_active: bool):
+    """The target encoding, the model's forward and the losses: what ``train.compile`` compiles, as one
+    graph. Returns ``(total, components, prediction)``."""
+    state, positive, negatives = encode_targets(setup, batch, step, total_steps)
+    model = setup.model if setup.ddp is None else setup.ddp  # DDP in a multi-process job (jasper_core.distributed)
+    return model_losses(model, setup.composer, batch, state, positive, negatives, setup.autocast_dtype, aux_active,
+                        setup.recipe.model)
+
+
 def compute_losses(setup: Setup, batch: Batch, *, step: int, total_steps: int, aux_active: bool = True):
     """Forward pass and losses (compiled when ``train.compile`` is on). Returns ``(total, components, prediction)``."""
-    state, positive, negatives = encode_targets(setup, batch, step, total_steps)
-    forward = model_losses
-    if setup.compiled is not None:
-        torch.compiler.cudagraph_mark_step_begin()  # a new step: CUDA graphs (reduce-overhead) may reuse their buffers
-        forward = setup.compiled
-    model = setup.model if setup.ddp is None else setup.ddp  # DDP in a multi-process job (jasper_core.distributed)
-    return forward(model, setup.composer, batch, state, positive, negatives, setup.autocast_dtype, aux_active,
-                   setup.recipe.model)
+    if setup.compiled is None:
+        return forward_losses(setup, batch, step, total_steps, aux_active)
+    torch.compiler.cudagraph_mark_step_begin()  # a new step: CUDA graphs (reduce-overhead) may reuse their buffers
+    return setup.compiled(setup, batch, step, total_steps, aux_active)
 
 
 def clip_gradients(optimizer: torch.optim.Optimizer, max_norm: float, device: torch.device) -> torch.Tensor:
@@ -114,7 +135,7 @@ def train_step(setup: Setup, batch: Batch, *, step: int, total_steps: int, aux_a
         setup.scaler.scale(total).backward()
         setup.scaler.unscale_(setup.optimizer)
         grad_norm = clip_gradients(setup.optimizer, recipe.optim.grad_clip, setup.device)
-    names = [*parts, "total", GRAD_NORM]
+    names = [*parts, "total", GRAD_NORM]  # a term before the total: a non-finite step is reported by its term
     values = torch.stack([v.detach().to(setup.device, torch.float32).reshape(())
                           for v in (*parts.values(), total, grad_norm)])  # [N]
     ok = setup.guard.observe(names, values, step)
@@ -125,7 +146,5 @@ def train_step(setup: Setup, batch: Batch, *, step: int, total_steps: int, aux_a
     with record_function("jasper.ema"):
         if setup.model.online_encoder is not None:
             setup.target_space.update(setup.model.online_encoder, decay, ok)
-    kept = dict(zip(names, torch.where(ok, values, 0.0).unbind()))
-    metrics = {"loss": kept["total"], "lr": lr, "ema_decay": decay, "grad_norm": kept[GRAD_NORM],
-               **{k: kept[k] for k in parts}}
-    return StepResult(metrics, ok.float())
+    return StepResult(names=(*parts, "loss", GRAD_NORM), values=torch.where(ok, values, 0.0),
+                      scalars={"lr": lr, "ema_decay": decay}, taken=ok.float())

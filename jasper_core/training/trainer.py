@@ -241,7 +241,8 @@ class Trainer:
         setup.dataset.on_epoch_start(epoch)
         hook.jasper_epoch_start(run=run, epoch=epoch)
         probs = setup.curriculum(step, total)
-        sums: dict[str, torch.Tensor | float] = {}  # tensors stay on the device: read once, at the epoch's end
+        sums: dict[tuple[str, ...], torch.Tensor] = {}  # [N] per set of metric names, on the device: read at the epoch's end
+        scalar_sums: dict[str, float] = {}
         taken, steps = 0.0, 0  # steps whose update was applied (a device tensor), all steps
         n_variants = len(STEERING_VARIANTS)
         variant_counts = torch.zeros(n_variants, device=setup.device)
@@ -257,13 +258,17 @@ class Trainer:
             step += 1
             pairs_seen += len(batch)
             variant_counts.index_add_(0, batch.steering_variant, ones[: len(batch)])  # bincount would read its max on the host
-            for k, v in result.metrics.items():
-                sums[k] = sums.get(k, 0.0) + v
+            sums[result.names] = result.values + sums[result.names] if result.names in sums else result.values
+            for k, v in result.scalars.items():
+                scalar_sums[k] = scalar_sums.get(k, 0.0) + v
             taken, steps = taken + result.taken, steps + 1
             if (step % recipe.train.log_every == 0 or step % spe == 0) and self._read_nonfinite(setup, run, step):
-                hook.jasper_step_end(run=run, step=step, metrics={k: float(v) for k, v in result.metrics.items()})
+                hook.jasper_step_end(run=run, step=step, metrics=result.read())
         n_taken = max(float(taken), 1.0)  # waits for the device: the epoch is done
-        metrics = self._over_ranks(setup, {k: float(v) / (n_taken if torch.is_tensor(v) else steps) for k, v in sums.items()})
+        means = {k: v / steps for k, v in scalar_sums.items()}
+        for names, total_values in sums.items():
+            means.update({k: v / n_taken for k, v in zip(names, total_values.tolist())})
+        metrics = self._over_ranks(setup, means)
         mix = (variant_counts / variant_counts.sum().clamp_min(1)).cpu()
         elapsed = max(time.perf_counter() - started, 1e-9)
         metrics.update({f"steering/{name}": float(mix[i]) for i, name in enumerate(STEERING_VARIANTS)})

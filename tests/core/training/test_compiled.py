@@ -26,3 +26,25 @@ def test_train_step__compiled_matches_eager(tiny_recipe_text, registries):
     assert setup.compiled is not None
     assert compiled == pytest.approx(eager, rel=1e-4, abs=1e-5)
     assert eager[0] != eager[-1]  # the steps did train
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recipe_name", ["quickstart", "jepa_base", "subspace"])
+def test_forward_losses__every_builtin_recipe_traces_as_one_graph(recipe_name, synthetic_dir, registries):
+    """No graph break in the compiled part of the step (a break splits the CUDA graphs of reduce-overhead)."""
+    from jasper_core.recipe import load_recipe
+    from jasper_core.recipe.overrides import set_override
+    from jasper_core.training.step import forward_losses
+
+    torch._dynamo.reset()
+    recipe = load_recipe(recipe_name, registries, [set_override("data.path", str(synthetic_dir)), "train.batch_size=8",
+                                                   'train.device="cpu"', "logger=[]"])
+    setup = assemble(recipe, registries)
+    gen = torch.Generator().manual_seed(0)
+    batch = next(epoch_batches(setup.dataset, setup.dataset.split("train"), 8, generator=gen, variant_probs=[0.25] * 4))
+    setup.model.eval()  # no dropout or Gumbel noise: both calls compute the same figure
+    traced = torch.compile(forward_losses, fullgraph=True, backend="eager")  # raises at the first graph break
+    total, parts, _ = traced(setup, batch, 0, 10, True)
+    expected, _, _ = forward_losses(setup, batch, 0, 10, True)
+    assert set(parts) >= {"jepa", "infonce"}
+    assert float(total.detach()) == pytest.approx(float(expected.detach()), rel=1e-5)
