@@ -50,9 +50,17 @@ class StepResult:
 
 def encode_targets(setup: Setup, batch: Batch, step: int, total_steps: int) -> tuple[StepState, torch.Tensor, torch.Tensor]:
     """The centroids ``[C, D]``, the source ``[B, D]`` and its negatives ``[B, K, D]`` in the target
-    space, encoded in one call. Returns ``(state, positive, negatives)``."""
-    centroids, positive, negatives = setup.target_space.encode(setup.dataset.centroids, batch.source, batch.negatives)
+    space, encoded in one call (under the run's autocast precision; returned as float32). Returns
+    ``(state, positive, negatives)``."""
+    with autocast(batch.source.device, setup.autocast_dtype):
+        encoded = setup.target_space.encode(setup.dataset.centroids, batch.source, batch.negatives)
+    centroids, positive, negatives = (x.float() for x in encoded)
     return setup.step_state(step, total_steps, centroids), positive, negatives
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None):
+    """``torch.autocast`` to ``dtype`` on ``device`` (``None``: off)."""
+    return torch.autocast(device_type=device.type, dtype=dtype, enabled=dtype is not None)
 
 
 def model_losses(model: torch.nn.Module, composer: torch.nn.Module, batch: Batch, state: StepState,
@@ -60,24 +68,25 @@ def model_losses(model: torch.nn.Module, composer: torch.nn.Module, batch: Batch
                  model_comp: Any = None):
     """The model's forward and the losses. Returns ``(total, components, prediction)``.
 
+    Both run under ``autocast_dtype`` (``None``: float32): the losses get float32 inputs, and
+    autocast runs their matrix products (the in-batch similarities) in the lower precision.
     With ``model_comp`` (the recipe's model component) the model's output is checked first, so a
     plugin returning the wrong thing is named in one line instead of failing inside a loss.
     """
-    device_type = batch.question.device.type
-    with torch.autocast(device_type=device_type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+    with autocast(batch.question.device, autocast_dtype):
         try:
             prediction = model(batch.question, batch.steering, state)
         except (RuntimeError, ValueError, TypeError, IndexError) as exc:  # a plugin bug: name the plugin
             if model_comp is None or isinstance(exc, JasperError):
                 raise
             raise model_failure(exc, model_comp) from exc
-    if model_comp is not None:
-        prediction = check_prediction(prediction, batch.question, model_comp)
-    inputs = LossInputs(prediction=prediction.prediction.float(), positive=positive, negatives=negatives,
-                        negative_tiers=batch.negative_tiers, cluster=batch.cluster, state=state,
-                        explanation=prediction.explanation)
-    total, parts = composer(inputs, aux_active=aux_active)
-    return total, parts, prediction
+        if model_comp is not None:
+            prediction = check_prediction(prediction, batch.question, model_comp)
+        inputs = LossInputs(prediction=prediction.prediction.float(), positive=positive, negatives=negatives,
+                            negative_tiers=batch.negative_tiers, cluster=batch.cluster, state=state,
+                            explanation=prediction.explanation)
+        total, parts = composer(inputs, aux_active=aux_active)
+    return total.float(), parts, prediction
 
 
 def forward_losses(setup: Setup, batch: Batch, step: int, total_steps: int, aux_active: bool):

@@ -1,0 +1,94 @@
+"""Where a training step's time goes: wall time per step against the device's busy time, and the top kernels.
+
+    .venv/bin/python benchmarks/profile_step.py --recipe jepa_base --batch-size 64 --device cpu
+    python benchmarks/profile_step.py --recipe jepa_base --batch-size 4096 --device cuda --precision bf16 --compile reduce-overhead
+
+Runs ``--warmup`` steps of the real training step (compilation included), then ``--steps`` steps
+under ``torch.profiler``. Prints wall ms per step, the device's kernel time per step (on a GPU: if it
+is well under the wall time, the step waits for the host: launches and Python), the number of
+kernels per step, and the ``--top`` kernels (or CPU operators) by total time. Last line:
+``wall ms/step: <value>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+
+from common import synthetic_dataset_dir
+from jasper_core.recipe import load_recipe
+from jasper_core.recipe.overrides import set_override
+from jasper_core.testing import plugins_with
+from jasper_core.training.assemble import AUTOCAST_DTYPES, assemble
+from jasper_core.training.batches import epoch_batches
+from jasper_core.training.step import train_step
+
+
+def endless_batches(setup, batch_size: int):
+    """Training batches, epoch after epoch."""
+    epoch = 0
+    while True:
+        gen = torch.Generator().manual_seed(epoch)
+        yield from epoch_batches(setup.dataset, setup.dataset.split("train"), batch_size, generator=gen,
+                                 variant_probs=setup.curriculum(0, 1))
+        epoch += 1
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--recipe", default="jepa_base")
+    ap.add_argument("--data", help="dataset directory (default: synthetic, --pairs x --dim)")
+    ap.add_argument("--pairs", type=int, default=20000)
+    ap.add_argument("--dim", type=int, default=384)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--precision", default="fp32", choices=sorted(AUTOCAST_DTYPES))
+    ap.add_argument("--compile", default="off", choices=("off", "default", "reduce-overhead", "max-autotune"))
+    ap.add_argument("--warmup", type=int, default=20)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--top", type=int, default=15)
+    args = ap.parse_args()
+    data = Path(args.data) if args.data else synthetic_dataset_dir(args.pairs, args.dim)
+    plugins = plugins_with()
+    recipe = load_recipe(args.recipe, plugins.registries, [
+        set_override("data.path", str(data)), f"train.batch_size={args.batch_size}", set_override("train.device", args.device),
+        set_override("train.precision", args.precision), set_override("train.compile", args.compile), "logger=[]"])
+    setup = assemble(recipe, plugins.registries)
+    device = setup.device
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    batches = endless_batches(setup, args.batch_size)
+    total = args.warmup + 2 * args.steps
+    for i in range(args.warmup):
+        train_step(setup, next(batches), step=i, total_steps=total, aux_active=True)
+    sync()
+    started = time.perf_counter()
+    for i in range(args.steps):
+        train_step(setup, next(batches), step=args.warmup + i, total_steps=total, aux_active=True)
+    sync()
+    wall_ms = (time.perf_counter() - started) * 1e3 / args.steps
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    if device.type == "cuda":
+        activities.append(torch.profiler.ProfilerActivity.CUDA)
+    with torch.profiler.profile(activities=activities) as prof:
+        for i in range(args.steps):
+            train_step(setup, next(batches), step=args.warmup + args.steps + i, total_steps=total, aux_active=True)
+        sync()
+    if device.type == "cuda":
+        kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+        busy_ms = sum(e.device_time for e in kernels) / 1e3 / args.steps
+        table = prof.key_averages().table(sort_by="device_time_total", row_limit=args.top, max_name_column_width=70)
+        print(f"device kernel time: {busy_ms:.3f} ms/step ({busy_ms / wall_ms:.0%} of wall); "
+              f"{len(kernels) / args.steps:.0f} kernels/step")
+    else:
+        table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.top, max_name_column_width=70)
+    print(f"recipe {args.recipe}; batch {args.batch_size}; {args.precision}; compile {args.compile}; device {device}")
+    print(table)
+    print(f"pairs/s: {args.batch_size * 1e3 / wall_ms:.0f}")
+    print(f"wall ms/step: {wall_ms:.3f}")
+
+
+if __name__ == "__main__":
+    main()
