@@ -6,13 +6,16 @@
 Runs ``--warmup`` steps of the real training step (compilation included), then ``--steps`` steps
 under ``torch.profiler``. Prints wall ms per step, the device's kernel time per step (on a GPU: if it
 is well under the wall time, the step waits for the host: launches and Python), the number of
-kernels per step, and the ``--top`` kernels (or CPU operators) by total time. Last line:
+kernels per step, and the ``--top`` kernels (or CPU operators) by total time; with ``--host``, the
+host's Python functions by their own time. Last line:
 ``wall ms/step: <value>``.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
 import time
 from pathlib import Path
 
@@ -50,6 +53,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--top", type=int, default=15)
+    ap.add_argument("--host", action="store_true", help="also print the host's Python functions by own time (cProfile)")
     args = ap.parse_args()
     data = Path(args.data) if args.data else synthetic_dataset_dir(args.pairs, args.dim)
     plugins = plugins_with()
@@ -60,7 +64,7 @@ def main() -> None:
     device = setup.device
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     batches = endless_batches(setup, args.batch_size)
-    total = args.warmup + 2 * args.steps
+    total = args.warmup + 3 * args.steps
     for i in range(args.warmup):
         train_step(setup, next(batches), step=i, total_steps=total, aux_active=True)
     sync()
@@ -86,6 +90,14 @@ def main() -> None:
         table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.top, max_name_column_width=70)
     print(f"recipe {args.recipe}; batch {args.batch_size}; {args.precision}; compile {args.compile}; device {device}")
     print(table)
+    if args.host:
+        host = cProfile.Profile()
+        host.enable()
+        for i in range(args.steps):
+            train_step(setup, next(batches), step=args.warmup + 2 * args.steps + i, total_steps=total, aux_active=True)
+        sync()
+        host.disable()
+        pstats.Stats(host).sort_stats("tottime").print_stats(args.top)
     print(f"pairs/s: {args.batch_size * 1e3 / wall_ms:.0f}")
     print(f"wall ms/step: {wall_ms:.3f}")
 

@@ -56,8 +56,10 @@ class InfoNCELoss(torch.nn.Module):
         pos = l2_normalize(inputs.positive.detach())  # [B, D]
         neg = l2_normalize(inputs.negatives.detach())  # [B, K, D]
         pos_logit = (pred * pos).sum(-1, keepdim=True) / t  # [B, 1]
-        neg_logits = torch.einsum("bd,bkd->bk", pred, neg) / t  # [B, K]
-        false_neg = torch.einsum("bd,bkd->bk", pos, neg) > self.config.false_negative_threshold  # [B, K]
+        # products and sums, not einsum: as a batched matmul of B [1, D] × [D, K] products it ran slow
+        # skinny GEMM kernels on the GPU; this is one pass over the negatives that a compiler fuses
+        neg_logits = (pred.unsqueeze(1) * neg).sum(-1) / t  # [B, K]
+        false_neg = (pos.unsqueeze(1) * neg).sum(-1) > self.config.false_negative_threshold  # [B, K]
         neg_logits = neg_logits.masked_fill(false_neg | (inputs.negative_tiers < 0), float("-inf"))
         if self.config.tier_weights and neg_logits.numel():
             w = torch.ones(int(inputs.negative_tiers.max()) + 1 if inputs.negative_tiers.numel() else 1,
