@@ -52,7 +52,8 @@ def worker(args: argparse.Namespace) -> None:
     plugins = plugins_with(speed)
     overrides = [set_override("data.path", args.data), f"train.batch_size={args.batch_size}",
                  f"train.epochs={args.epochs}", set_override("train.device", args.device),
-                 set_override("train.precision", args.precision), f"eval.every={args.epochs}",
+                 set_override("train.precision", args.precision), set_override("train.compile", args.compile),
+                 f"eval.every={args.epochs}",
                  'eval.variants=["zero"]', "eval.metric.bootstrap_samples=0", "logger=[]"]
     recipe = load_recipe(args.recipe, plugins.registries, overrides)
     trainer = Trainer(recipe, plugins, run_dir=args.run_dir)
@@ -67,7 +68,7 @@ def run_job(args: argparse.Namespace, data: Path, procs: int, tmp: Path) -> dict
     result = tmp / f"result-{procs}.json"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={procs}", str(HERE),
            "--worker", "--data", str(data), "--recipe", args.recipe, "--batch-size", str(args.batch_size),
-           "--epochs", str(args.epochs), "--device", args.device, "--precision", args.precision,
+           "--epochs", str(args.epochs), "--device", args.device, "--precision", args.precision, "--compile", args.compile,
            "--run-dir", str(tmp / f"run-{procs}"), "--result", str(result)]
     started = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -90,6 +91,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
     ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
+    ap.add_argument("--compile", default="off", choices=("off", "default", "reduce-overhead", "max-autotune"),
+                    help="train.compile (the first epoch then includes the compilation)")
     ap.add_argument("--gpus", type=int, default=2, help="processes of the larger job (GPUs, or CPU processes)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--run-dir", help=argparse.SUPPRESS)
