@@ -54,7 +54,7 @@ def worker(args: argparse.Namespace) -> None:
                  f"train.epochs={args.epochs}", set_override("train.device", args.device),
                  set_override("train.precision", args.precision), set_override("train.compile", args.compile),
                  f"eval.every={args.epochs}",
-                 'eval.variants=["zero"]', "eval.metric.bootstrap_samples=0", "logger=[]"]
+                 'eval.variants=["zero"]', "eval.metric.bootstrap_samples=0", 'logger=[{type="console"}]']  # the console: progress in the job's log
     recipe = load_recipe(args.recipe, plugins.registries, overrides)
     trainer = Trainer(recipe, plugins, run_dir=args.run_dir)
     trainer.fit()
@@ -70,11 +70,17 @@ def run_job(args: argparse.Namespace, data: Path, procs: int, tmp: Path) -> dict
            "--worker", "--data", str(data), "--recipe", args.recipe, "--batch-size", str(args.batch_size),
            "--epochs", str(args.epochs), "--device", args.device, "--precision", args.precision, "--compile", args.compile,
            "--run-dir", str(tmp / f"run-{procs}"), "--result", str(result)]
+    log = (Path(args.log_dir) if args.log_dir else tmp) / f"job-{procs}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-6000:])
-        raise SystemExit(f"the {procs}-process job failed (exit {proc.returncode})")
+    with log.open("w") as sink:  # the job's own output, as it comes (kept with --log-dir)
+        try:
+            code = subprocess.run(cmd, stdout=sink, stderr=subprocess.STDOUT, timeout=args.job_timeout or None).returncode
+        except subprocess.TimeoutExpired:
+            code = "timeout"
+    if code != 0:
+        sys.stderr.write(log.read_text()[-6000:])
+        raise SystemExit(f"the {procs}-process job failed ({'did not finish in %d s' % args.job_timeout if code == 'timeout' else f'exit {code}'}); log: {log}")
     out = json.loads(result.read_text())
     out["wall_s"] = time.perf_counter() - started
     return out
@@ -93,6 +99,8 @@ def main() -> None:
     ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
     ap.add_argument("--compile", default="off", choices=("off", "default", "reduce-overhead", "max-autotune"),
                     help="train.compile (the first epoch then includes the compilation)")
+    ap.add_argument("--job-timeout", type=int, default=0, help="seconds each job may take (0: no limit)")
+    ap.add_argument("--log-dir", help="keep each job's output here (job-1.log, job-N.log)")
     ap.add_argument("--gpus", type=int, default=2, help="processes of the larger job (GPUs, or CPU processes)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--run-dir", help=argparse.SUPPRESS)
