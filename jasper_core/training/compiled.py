@@ -8,6 +8,10 @@ multi-tensor kernels). ``reduce-overhead`` replays the forward and backward as C
 A plugin that reads ``state.step`` or ``state.progress`` in its forward (a temperature or target
 schedule) makes dynamo recompile as the value changes; past its recompile limit that frame runs
 eagerly (correct, not faster).
+
+In a multi-process (``torchrun``) job only ``default`` is allowed: a 2-GPU job with
+``reduce-overhead`` did not finish (timed out after 280 s where the one-GPU run takes about 70 s),
+so the modes with CUDA graphs are refused there before anything is built.
 """
 
 from __future__ import annotations
@@ -15,6 +19,19 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
+
+from jasper_core.distributed.world import World
+from jasper_core.errors import Problem, RecipeError
+
+#: ``train.compile`` modes that replay CUDA graphs (refused in a multi-process job).
+GRAPH_MODES = ("reduce-overhead", "max-autotune")
+
+
+def check_compile_mode(mode: str, world: World) -> None:
+    """Refuse a CUDA-graph ``train.compile`` mode in a multi-process job (one line, at ``train.compile``)."""
+    if world.distributed and mode in GRAPH_MODES:
+        raise RecipeError("recipe", [Problem("train.compile", f'"{mode}" (CUDA graphs) is not supported in a multi-process '
+                                                              'job yet; use "default" or "off" under torchrun')])
 
 
 def compile_step(fn: Callable, mode: str) -> Callable:

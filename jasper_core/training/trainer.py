@@ -30,6 +30,7 @@ from jasper_core.recipe import Recipe, recipe_to_dict, recipe_to_toml
 from jasper_core.training.assemble import Setup, assemble, resolve_device
 from jasper_core.training.batches import epoch_batches, num_batches
 from jasper_core.training.checkpoint import load_checkpoint
+from jasper_core.training.compiled import check_compile_mode
 from jasper_core.training.health import prediction_health
 from jasper_core.training.run_dir import RunDir, checkpoint_state, load_weights, restore_state
 from jasper_core.training.step import train_step
@@ -173,6 +174,7 @@ class Trainer:
     def _fit(self) -> EvalResults:
         recipe = self.recipe
         world = self.world
+        check_compile_mode(recipe.train.compile, world)
         setup = assemble(recipe, self.plugins.registries,
                          device=distributed.device_for(resolve_device(recipe.train.device), world))
         gen = torch.Generator().manual_seed(recipe.train.seed)

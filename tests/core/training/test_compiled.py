@@ -48,3 +48,17 @@ def test_forward_losses__every_builtin_recipe_traces_as_one_graph(recipe_name, s
     expected, _, _ = forward_losses(setup, batch, 0, 10, True)
     assert set(parts) >= {"jepa", "infonce"}
     assert float(total.detach()) == pytest.approx(float(expected.detach()), rel=1e-5)
+
+
+def test_check_compile_mode__cuda_graph_modes_are_refused_in_a_multi_process_job():
+    from jasper_core.distributed.world import SOLO, World
+    from jasper_core.errors import RecipeError
+    from jasper_core.training.compiled import check_compile_mode
+
+    two = World(rank=0, local_rank=0, size=2, joined=True)
+    for mode in ("reduce-overhead", "max-autotune"):
+        with pytest.raises(RecipeError, match=r"train\.compile.*not supported in a multi-process job"):
+            check_compile_mode(mode, two)
+        check_compile_mode(mode, SOLO)  # one process: allowed
+    check_compile_mode("default", two)
+    check_compile_mode("off", two)
