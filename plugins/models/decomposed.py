@@ -8,10 +8,6 @@ With anchors ``A [C, D]`` (the cluster centroids in the target space) and ``λ``
   whose last layer starts at zero;
 - ``prediction = coarse + fine = q + λ (routing − prior) @ A + MLP(...)``.
 
-With ``coarse_reference = "mean"`` the question is taken relative to the mean anchor instead of its
-own prior: ``prediction = q + λ (routing − 1/C) @ A + MLP(...)``, so the routing pulls every
-prediction towards the topic it picks, with or without a hint.
-
 By default the steering hint acts through the routing only: the fine MLP sees the routed topic
 (``coarse``), not the hint. A hint fed to the fine part pulls every question of a topic towards its
 centroid and blurs the ranking inside the topic (on the development benchmark, search inside the
@@ -48,7 +44,6 @@ class DecomposedPredictorConfig:
     question_skip: bool = True
     anchor_scale: float = attrs.field(default=0.5, validator=positive)
     prior_temperature: float = attrs.field(default=0.05, validator=positive)
-    coarse_reference: str = attrs.field(default="prior", validator=one_of(("prior", "mean")))
     use_steering: bool = True
     learnable_anchors: bool = False
     anchors_unfreeze_at: float = attrs.field(default=1.0, validator=probability)
@@ -102,12 +97,8 @@ class DecomposedPredictor(Predictor):
         hint = [self.steering_encoder(steering)] if self.config.steering_in_fine else []  # [B, H]
         correction = self.fine_head(torch.cat([q, *hint, coarse.to(q.dtype)], dim=-1))  # [B, D]
         if self.config.question_skip:
-            if self.config.coarse_reference == "prior":
-                prior = (l2_normalize(q.float()) @ l2_normalize(anchors.float()).T / self.config.prior_temperature).softmax(-1)
-                reference = prior.to(anchors.dtype) @ anchors  # [B, D]: the topic the question sits in by itself
-            else:
-                reference = anchors.mean(0, keepdim=True)  # [1, D]: no topic at all
-            fine = (q - scale * reference) + correction  # [B, D]
+            prior = (l2_normalize(q.float()) @ l2_normalize(anchors.float()).T / self.config.prior_temperature).softmax(-1)
+            fine = (q - scale * (prior.to(anchors.dtype) @ anchors)) + correction  # [B, D]
         else:
             fine = correction
         if self.steering_gate is not None:
