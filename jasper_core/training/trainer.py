@@ -9,8 +9,6 @@ checkpoint) are taken on rank 0 and given to the others (docs/distributed.md).
 from __future__ import annotations
 
 import contextlib
-import functools
-import logging
 import math
 import time
 import uuid
@@ -25,43 +23,15 @@ from jasper_core.contracts.loss import GATHER, distributed_behaviour
 from jasper_core.distributed import ddp
 from jasper_core.errors import CheckpointError, NonFiniteLossError
 from jasper_core.evaluation.evaluate import run_evaluation
-from jasper_core.hookspecs import lifecycle
 from jasper_core.recipe import Recipe, recipe_to_dict, recipe_to_toml
 from jasper_core.training.assemble import Setup, assemble, resolve_device
 from jasper_core.training.batches import epoch_batches, num_batches
 from jasper_core.training.checkpoint import load_checkpoint
 from jasper_core.training.compiled import check_compile_mode
 from jasper_core.training.health import prediction_health
+from jasper_core.training.loggers import register_loggers, unregister_loggers
 from jasper_core.training.run_dir import RunDir, checkpoint_state, load_weights, restore_state
 from jasper_core.training.step import train_step
-
-log = logging.getLogger("jasper.loggers")
-HOOK_NAMES = tuple(n for n in dir(lifecycle) if n.startswith("jasper_"))
-
-
-def isolate(plugin: Any, label: str) -> None:
-    """Make each lifecycle hook of ``plugin`` fail alone: the first exception is reported in one line
-    (logging, ``jasper.loggers``) and the plugin is switched off for the rest of the run; training goes on."""
-    failed: list[str] = []
-    for name in HOOK_NAMES:
-        method = getattr(plugin, name, None)
-        if method is None or not callable(method):
-            continue
-
-        @functools.wraps(method)
-        def call(*args: Any, _method: Any = method, _name: str = name, **kwargs: Any) -> Any:
-            if failed:
-                return None
-            try:
-                return _method(*args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - a logger must never stop training
-                failed.append(_name)
-                first = (str(exc).strip().splitlines() or [""])[0]
-                log.warning(f"{label} failed in {_name} ({type(exc).__name__}: {first}); it is switched off for this run")
-                return None
-
-        setattr(plugin, name, call)
-
 
 class Trainer:
     """Train a recipe into ``run_dir``.
@@ -96,18 +66,11 @@ class Trainer:
         return self.run_dir.resume_source(resume, recipe_to_toml(self.recipe))
 
     def _register_loggers(self) -> None:
-        if not self.world.is_main:
-            return  # one console, one W&B run, one history: rank 0's
-        for comp in self.recipe.logger:
-            logger = comp.build(self.plugins.registries, run_dir=self.run_dir.path)
-            isolate(logger, f'logger "{comp.type}" ({comp.path}, from {comp.plugin})')
-            self.plugins.manager.register(logger, name=f"logger:{comp.path}")
-            self.loggers.append(logger)
+        if self.world.is_main:  # one console, one W&B run, one history: rank 0's
+            self.loggers = register_loggers(self.recipe, self.plugins, self.run_dir.path)
 
     def _unregister_loggers(self) -> None:
-        for logger in self.loggers:
-            if self.plugins.manager.is_registered(logger):
-                self.plugins.manager.unregister(logger)
+        unregister_loggers(self.plugins, self.loggers)
         self.loggers = []
 
     def _restore(self, setup: Setup, gen: torch.Generator) -> tuple[int, int, dict]:
