@@ -7,7 +7,8 @@ through AOTAutograd. The gradient clipping, the fused optimiser and the EMA stay
 multi-tensor kernels). ``reduce-overhead`` replays the forward and backward as CUDA graphs on a GPU.
 A plugin that reads ``state.step`` or ``state.progress`` in its forward (a temperature or target
 schedule) makes dynamo recompile as the value changes; past its recompile limit that frame runs
-eagerly (correct, not faster).
+eagerly (correct, not faster). A compiled step that fails where the eager step does not switches the
+run to eager with one warning.
 
 In a multi-process (``torchrun``) job only ``default`` is allowed: a 2-GPU job with
 ``reduce-overhead`` did not finish (timed out after 280 s where the one-GPU run takes about 70 s),
@@ -35,5 +36,8 @@ def check_compile_mode(mode: str, world: World) -> None:
 
 
 def compile_step(fn: Callable, mode: str) -> Callable:
-    """``fn`` compiled with ``torch.compile(mode=mode)``."""
+    """``fn`` compiled with ``torch.compile(mode=mode)``. Integers such as ``state.step`` become
+    symbolic after the first recompile; where a plugin turns them into Python floats (the subspace
+    router's temperature schedule) dynamo may fail (on an H200 it failed an internal guard check):
+    :func:`jasper_core.training.step.compute_losses` then runs the rest of the run eagerly."""
     return torch.compile(fn, mode=mode)

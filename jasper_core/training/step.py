@@ -8,6 +8,7 @@ without a fused kernel — SGD here — costs one host read per step to skip.)
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import attrs
@@ -19,6 +20,8 @@ from jasper_core.errors import JasperError
 from jasper_core.training.assemble import Setup
 from jasper_core.training.nonfinite import GRAD_NORM
 from jasper_core.training.output_checks import check_prediction, model_failure
+
+log = logging.getLogger("jasper.train")
 
 
 @attrs.define
@@ -99,11 +102,24 @@ def forward_losses(setup: Setup, batch: Batch, step: int, total_steps: int, aux_
 
 
 def compute_losses(setup: Setup, batch: Batch, *, step: int, total_steps: int, aux_active: bool = True):
-    """Forward pass and losses (compiled when ``train.compile`` is on). Returns ``(total, components, prediction)``."""
+    """Forward pass and losses (compiled when ``train.compile`` is on). Returns ``(total, components, prediction)``.
+
+    A compiled step that raises is run again eagerly: if the eager step succeeds, the compiler was at
+    fault, so the run goes on eagerly (one warning, ``jasper.train``); if it fails too, its error is the
+    step's (plugin errors are named there).
+    """
     if setup.compiled is None:
         return forward_losses(setup, batch, step, total_steps, aux_active)
     torch.compiler.cudagraph_mark_step_begin()  # a new step: CUDA graphs (reduce-overhead) may reuse their buffers
-    return setup.compiled(setup, batch, step, total_steps, aux_active)
+    try:
+        return setup.compiled(setup, batch, step, total_steps, aux_active)
+    except Exception as exc:  # noqa: BLE001 - decided by the eager step below
+        out = forward_losses(setup, batch, step, total_steps, aux_active)  # raises the step's own error
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        log.warning(f"train.compile failed at step {step} ({type(exc).__name__}: {first}); "
+                    "the run continues eagerly (same results, slower)")
+        setup.compiled = None
+        return out
 
 
 def clip_gradients(optimizer: torch.optim.Optimizer, max_norm: float, device: torch.device) -> torch.Tensor:

@@ -1,5 +1,6 @@
 """train.compile: the compiled step computes what the eager step computes (slow: compiles with inductor)."""
 
+import attrs
 import pytest
 import torch
 
@@ -62,3 +63,36 @@ def test_check_compile_mode__cuda_graph_modes_are_refused_in_a_multi_process_job
         check_compile_mode(mode, SOLO)  # one process: allowed
     check_compile_mode("default", two)
     check_compile_mode("off", two)
+
+
+def test_compute_losses__a_failing_compiled_step_runs_eagerly_with_one_warning(tiny_recipe_text, registries, caplog):
+    from jasper_core.training.step import compute_losses
+
+    setup = assemble(recipe_from_text(tiny_recipe_text, registries, overrides=["model.dropout=0"]), registries)
+    setup.model.eval()
+    batch = next(epoch_batches(setup.dataset, setup.dataset.split("train"), 8, generator=torch.Generator().manual_seed(0)))
+    expected, _, _ = compute_losses(setup, batch, step=0, total_steps=10)
+
+    def broken_compiler(*args):
+        raise AssertionError("Guard failed on the same frame it was created")
+
+    setup.compiled = broken_compiler
+    with caplog.at_level("WARNING", logger="jasper.train"):
+        total, _, _ = compute_losses(setup, batch, step=0, total_steps=10)
+    assert float(total) == pytest.approx(float(expected))
+    assert setup.compiled is None  # the rest of the run is eager
+    assert [r.getMessage() for r in caplog.records] == [
+        "train.compile failed at step 0 (AssertionError: Guard failed on the same frame it was created); "
+        "the run continues eagerly (same results, slower)"]
+
+
+def test_compute_losses__an_error_of_the_step_itself_is_raised_by_the_eager_step(tiny_recipe_text, registries):
+    from jasper_core.training.step import compute_losses
+
+    setup = assemble(recipe_from_text(tiny_recipe_text, registries), registries)
+    batch = next(epoch_batches(setup.dataset, setup.dataset.split("train"), 8, generator=torch.Generator().manual_seed(0)))
+    setup.compiled = lambda *args: (_ for _ in ()).throw(RuntimeError("compiled"))
+    bad = attrs.evolve(batch, question=batch.question[:, :3])  # wrong width: the eager model fails as well
+    with pytest.raises(Exception) as info:
+        compute_losses(setup, bad, step=0, total_steps=10)
+    assert "compiled" not in str(info.value)
