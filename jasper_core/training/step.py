@@ -110,7 +110,8 @@ def compute_losses(setup: Setup, batch: Batch, *, step: int, total_steps: int, a
     """
     if setup.compiled is None:
         return forward_losses(setup, batch, step, total_steps, aux_active)
-    torch.compiler.cudagraph_mark_step_begin()  # a new step: CUDA graphs (reduce-overhead) may reuse their buffers
+    if batch.question.is_cuda:
+        torch.compiler.cudagraph_mark_step_begin()  # a new step: CUDA graphs (reduce-overhead) may reuse their buffers
     try:
         return setup.compiled(setup, batch, step, total_steps, aux_active)
     except Exception as exc:  # noqa: BLE001 - decided by the eager step below
