@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from jasper_core.errors import JasperError
+from jasper_core.integrity import file_sha256
 from jasper_core.inference import store
 from jasper_core.inference.index import Backend
 
@@ -88,7 +89,7 @@ def index_file(model: Any, path: str | Path, *, backend: Backend = "auto", cache
     path = Path(path)
     if not path.is_file():
         raise JasperError(f"{path}: corpus file not found")
-    digest = store.file_sha256(path)
+    digest = file_sha256(path)
     entry = store.cache_entry(digest, model.embedding_model, model.fingerprint)
     if cache and (entry / store.META).is_file():
         try:

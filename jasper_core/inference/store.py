@@ -60,14 +60,6 @@ def fingerprint(target_space: torch.nn.Module, centroids_target: torch.Tensor, c
     return h.hexdigest()[:16]
 
 
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def save(corpus: Corpus, folder: str | Path) -> Path:
     """Write ``corpus`` as an index directory (into a temporary sibling, renamed at the end); returns it."""
     from safetensors.torch import save_file
