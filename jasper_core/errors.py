@@ -81,3 +81,8 @@ class WriteError(JasperError, OSError):
 
 class PluginOutputError(JasperError, TypeError):
     """A model, loss or schedule plugin returned something outside its contract; names the plugin."""
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's first line (its type name when it has no text), at most 200 characters."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]

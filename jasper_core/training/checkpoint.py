@@ -22,7 +22,7 @@ from typing import Any, BinaryIO, Callable
 
 import torch
 
-from jasper_core.errors import CheckpointError, WriteError
+from jasper_core.errors import CheckpointError, WriteError, first_line
 
 FORMAT = "jasper-checkpoint"
 VERSION = 2  # 2: [target_space] and nested [model.router]; routers and models take a StepState
@@ -183,11 +183,6 @@ def safe_load(path: Path, map_location: str | torch.device = "cpu") -> Any:
         if want != content_crc(data):
             raise UnreadableFile("its contents do not match the checksum written with them")
     return data
-
-
-def first_line(exc: BaseException) -> str:
-    """An exception's first line (its type name when it has no text), at most 200 characters."""
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

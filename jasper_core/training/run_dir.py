@@ -24,7 +24,7 @@ from typing import Any, Iterator, Literal
 import torch
 
 from jasper_core.contracts import EvalResults
-from jasper_core.errors import CheckpointError, DatasetError, JasperError
+from jasper_core.errors import CheckpointError, DatasetError, JasperError, first_line
 from jasper_core.recipe import recipe_from_text, recipe_to_toml
 from jasper_core.recipe.overrides import set_override
 from jasper_core.training.assemble import Setup, assemble
@@ -33,7 +33,6 @@ from jasper_core.training.checkpoint import (
     VERSION,
     atomic_save,
     atomic_write_text,
-    first_line,
     load_checkpoint,
     write_failure,
 )

@@ -16,7 +16,7 @@ import torch
 from torch.profiler import record_function
 
 from jasper_core.contracts import Batch, LossInputs, StepState
-from jasper_core.errors import JasperError
+from jasper_core.errors import JasperError, first_line
 from jasper_core.training.assemble import Setup
 from jasper_core.training.nonfinite import GRAD_NORM
 from jasper_core.training.output_checks import check_prediction, model_failure
@@ -116,8 +116,7 @@ def compute_losses(setup: Setup, batch: Batch, *, step: int, total_steps: int, a
         return setup.compiled(setup, batch, step, total_steps, aux_active)
     except Exception as exc:  # noqa: BLE001 - decided by the eager step below
         out = forward_losses(setup, batch, step, total_steps, aux_active)  # raises the step's own error
-        first = (str(exc).strip().splitlines() or [""])[0][:200]
-        log.warning(f"train.compile failed at step {step} ({type(exc).__name__}: {first}); "
+        log.warning(f"train.compile failed at step {step} ({type(exc).__name__}: {first_line(exc)}); "
                     "the run continues eagerly (same results, slower)")
         setup.compiled = None
         return out
