@@ -87,6 +87,8 @@ def run_job(args: argparse.Namespace, data: Path, procs: int, tmp: Path) -> dict
 
 
 def main() -> None:
+    from jasper_core.training.compiled import COMPILE_MODES
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--recipe", default="jepa_base")
     ap.add_argument("--data", help="dataset directory (default: synthetic, --pairs x --dim)")
@@ -97,7 +99,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
     ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
-    ap.add_argument("--compile", default="off", choices=("off", "default", "reduce-overhead", "max-autotune"),
+    ap.add_argument("--compile", default="off", choices=COMPILE_MODES,
                     help="train.compile (the first epoch then includes the compilation)")
     ap.add_argument("--job-timeout", type=int, default=0, help="seconds each job may take (0: no limit)")
     ap.add_argument("--log-dir", help="keep each job's output here (job-1.log, job-N.log)")

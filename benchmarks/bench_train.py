@@ -31,6 +31,7 @@ from jasper_core.recipe.overrides import set_override
 from jasper_core.testing import plugins_with
 from jasper_core.training.assemble import AUTOCAST_DTYPES, assemble
 from jasper_core.training.batches import epoch_batches
+from jasper_core.training.compiled import COMPILE_MODES
 from jasper_core.training.step import train_step
 from jasper_core.training.trainer import Trainer
 
@@ -112,7 +113,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--precision", default="fp32", choices=sorted(AUTOCAST_DTYPES))
-    ap.add_argument("--compile", default="off", choices=("off", "default", "reduce-overhead", "max-autotune"),
+    ap.add_argument("--compile", default="off", choices=COMPILE_MODES,
                     help="train.compile (the first epoch then includes the compilation)")
     ap.add_argument("--matmul-size", type=int, default=0, help="matmul peak size (default 1024 on CPU, 8192 on GPU)")
     args = ap.parse_args()

@@ -27,6 +27,7 @@ from jasper_core.recipe.overrides import set_override
 from jasper_core.testing import plugins_with
 from jasper_core.training.assemble import AUTOCAST_DTYPES, assemble
 from jasper_core.training.batches import epoch_batches
+from jasper_core.training.compiled import COMPILE_MODES
 from jasper_core.training.step import train_step
 
 
@@ -49,7 +50,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--precision", default="fp32", choices=sorted(AUTOCAST_DTYPES))
-    ap.add_argument("--compile", default="off", choices=("off", "default", "reduce-overhead", "max-autotune"))
+    ap.add_argument("--compile", default="off", choices=COMPILE_MODES)
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--top", type=int, default=15)

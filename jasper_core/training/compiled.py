@@ -17,12 +17,16 @@ so the modes with CUDA graphs are refused there before anything is built.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, get_args, get_type_hints
 
 import torch
 
 from jasper_core.distributed.world import World
 from jasper_core.errors import Problem, RecipeError
+from jasper_core.recipe.schema import TrainSection
+
+#: Every ``train.compile`` mode, as the recipe schema declares them (``"off"`` first).
+COMPILE_MODES: tuple[str, ...] = get_args(get_type_hints(TrainSection)["compile"])
 
 #: ``train.compile`` modes that replay CUDA graphs (refused in a multi-process job).
 GRAPH_MODES = ("reduce-overhead", "max-autotune")
