@@ -71,7 +71,6 @@ def run_job(args: argparse.Namespace, data: Path, procs: int, tmp: Path) -> dict
            "--epochs", str(args.epochs), "--device", args.device, "--precision", args.precision, "--compile", args.compile,
            "--run-dir", str(tmp / f"run-{procs}"), "--result", str(result)]
     log = (Path(args.log_dir) if args.log_dir else tmp) / f"job-{procs}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with log.open("w") as sink:  # the job's own output, as it comes (kept with --log-dir)
         try:
@@ -111,6 +110,11 @@ def main() -> None:
     if args.worker:
         worker(args)
         return
+    if args.log_dir:
+        try:
+            Path(args.log_dir).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SystemExit(f"--log-dir {args.log_dir}: cannot create it ({exc.strerror or exc})") from None
     os.environ.setdefault("OMP_NUM_THREADS", "1" if args.device == "cpu" else "4")
     with tempfile.TemporaryDirectory(prefix="jasper-ddp-") as name:
         tmp = Path(name)

@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from common import synthetic_dataset_dir
+from jasper_core.errors import JasperError
 from jasper_core.recipe import load_recipe
 from jasper_core.recipe.overrides import set_override
 from jasper_core.testing import plugins_with
@@ -104,4 +105,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except JasperError as exc:  # a wrong recipe, dataset or device: one message, no traceback
+        raise SystemExit(f"error: {exc}") from None
