@@ -53,7 +53,7 @@ def worker(args: argparse.Namespace) -> None:
     overrides = [set_override("data.path", args.data), f"train.batch_size={args.batch_size}",
                  f"train.epochs={args.epochs}", set_override("train.device", args.device),
                  set_override("train.precision", args.precision), set_override("train.compile", args.compile),
-                 f"eval.every={args.epochs}",
+                 f"train.cuda_graph={str(args.cuda_graph).lower()}", f"eval.every={args.epochs}",
                  'eval.variants=["zero"]', "eval.metric.bootstrap_samples=0", 'logger=[{type="console"}]']  # the console: progress in the job's log
     recipe = load_recipe(args.recipe, plugins.registries, overrides)
     trainer = Trainer(recipe, plugins, run_dir=args.run_dir)
@@ -69,7 +69,7 @@ def run_job(args: argparse.Namespace, data: Path, procs: int, tmp: Path) -> dict
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={procs}", str(HERE),
            "--worker", "--data", str(data), "--recipe", args.recipe, "--batch-size", str(args.batch_size),
            "--epochs", str(args.epochs), "--device", args.device, "--precision", args.precision, "--compile", args.compile,
-           "--run-dir", str(tmp / f"run-{procs}"), "--result", str(result)]
+           *(["--cuda-graph"] if args.cuda_graph else []), "--run-dir", str(tmp / f"run-{procs}"), "--result", str(result)]
     log = (Path(args.log_dir) if args.log_dir else tmp) / f"job-{procs}.log"
     started = time.perf_counter()
     with log.open("w") as sink:  # the job's own output, as it comes (kept with --log-dir)
@@ -100,6 +100,7 @@ def main() -> None:
     ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
     ap.add_argument("--compile", default="off", choices=COMPILE_MODES,
                     help="train.compile (the first epoch then includes the compilation)")
+    ap.add_argument("--cuda-graph", action="store_true", help="train.cuda_graph: the whole step as one CUDA graph")
     ap.add_argument("--job-timeout", type=int, default=0, help="seconds each job may take (0: no limit)")
     ap.add_argument("--log-dir", help="keep each job's output here (job-1.log, job-N.log)")
     ap.add_argument("--gpus", type=int, default=2, help="processes of the larger job (GPUs, or CPU processes)")

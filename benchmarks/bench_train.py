@@ -115,13 +115,14 @@ def main() -> None:
     ap.add_argument("--precision", default="fp32", choices=sorted(AUTOCAST_DTYPES))
     ap.add_argument("--compile", default="off", choices=COMPILE_MODES,
                     help="train.compile (the first epoch then includes the compilation)")
+    ap.add_argument("--cuda-graph", action="store_true", help="train.cuda_graph: the whole step as one CUDA graph")
     ap.add_argument("--matmul-size", type=int, default=0, help="matmul peak size (default 1024 on CPU, 8192 on GPU)")
     args = ap.parse_args()
     data = Path(args.data) if args.data else synthetic_dataset_dir(args.pairs, args.dim)
     overrides = [set_override("data.path", str(data)), f"train.batch_size={args.batch_size}",
                  f"train.epochs={args.epochs}", set_override("train.device", args.device),
                  set_override("train.precision", args.precision), set_override("train.compile", args.compile),
-                 f"eval.every={args.epochs}", "logger=[]"]
+                 f"train.cuda_graph={str(args.cuda_graph).lower()}", f"eval.every={args.epochs}", "logger=[]"]
     speed = EpochSpeed()
     plugins = plugins_with(speed)
     recipe = load_recipe(args.recipe, plugins.registries, overrides)
@@ -132,7 +133,8 @@ def main() -> None:
         Trainer(recipe, plugins, run_dir=Path(tmp) / "run").fit()
     peak_mem = (torch.cuda.max_memory_allocated() if device.type == "cuda"
                 else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-    eager = load_recipe(args.recipe, plugins.registries, [*overrides, set_override("train.compile", "off")])
+    eager = load_recipe(args.recipe, plugins.registries, [*overrides, set_override("train.compile", "off"),
+                                                             "train.cuda_graph=false"])
     setup = assemble(eager, plugins.registries)  # FLOP and step shares counted on the eager step
     gen = torch.Generator().manual_seed(0)
     batch = next(epoch_batches(setup.dataset, setup.dataset.split("train"), args.batch_size, generator=gen))
@@ -142,7 +144,8 @@ def main() -> None:
     pairs_s = statistics.median(speed.pairs_per_s)
     achieved = pairs_s * flops
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
-    print(f"device: {name}; recipe {args.recipe}; batch {args.batch_size}; {args.precision}; compile {args.compile}; data {data}")
+    print(f"device: {name}; recipe {args.recipe}; batch {args.batch_size}; {args.precision}; compile {args.compile}; "
+          f"cuda_graph {args.cuda_graph}; data {data}")
     print(f"steps/s: {statistics.median(speed.steps_per_s):.1f}  (per epoch: "
           + ", ".join(f"{s:.1f}" for s in speed.steps_per_s) + ")")
     print(f"FLOP per pair: {flops / 1e6:.2f} MFLOP (forward + backward + target encoding)")

@@ -27,18 +27,17 @@ from jasper_core.recipe import load_recipe
 from jasper_core.recipe.overrides import set_override
 from jasper_core.testing import plugins_with
 from jasper_core.training.assemble import AUTOCAST_DTYPES, assemble
-from jasper_core.training.batches import epoch_batches
+from jasper_core.training.batches import epoch_rows
 from jasper_core.training.compiled import COMPILE_MODES
-from jasper_core.training.step import train_step
+from jasper_core.training.step import train_rows
 
 
-def endless_batches(setup, batch_size: int):
-    """Training batches, epoch after epoch."""
+def endless_rows(setup, batch_size: int):
+    """Training batches' ``(pair indices, steering codes)``, epoch after epoch."""
     epoch = 0
     while True:
         gen = torch.Generator().manual_seed(epoch)
-        yield from epoch_batches(setup.dataset, setup.dataset.split("train"), batch_size, generator=gen,
-                                 variant_probs=setup.curriculum(0, 1))
+        yield from epoch_rows(setup.dataset.split("train"), batch_size, generator=gen, variant_probs=setup.curriculum(0, 1))
         epoch += 1
 
 
@@ -52,6 +51,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--precision", default="fp32", choices=sorted(AUTOCAST_DTYPES))
     ap.add_argument("--compile", default="off", choices=COMPILE_MODES)
+    ap.add_argument("--cuda-graph", action="store_true", help="train.cuda_graph: the whole step as one CUDA graph")
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--top", type=int, default=15)
@@ -61,18 +61,23 @@ def main() -> None:
     plugins = plugins_with()
     recipe = load_recipe(args.recipe, plugins.registries, [
         set_override("data.path", str(data)), f"train.batch_size={args.batch_size}", set_override("train.device", args.device),
-        set_override("train.precision", args.precision), set_override("train.compile", args.compile), "logger=[]"])
+        set_override("train.precision", args.precision), set_override("train.compile", args.compile),
+        f"train.cuda_graph={str(args.cuda_graph).lower()}", "logger=[]"])
     setup = assemble(recipe, plugins.registries)
     device = setup.device
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    batches = endless_batches(setup, args.batch_size)
+    batches = endless_rows(setup, args.batch_size)
     total = args.warmup + 3 * args.steps
+    stepper = setup.graphed or train_rows
+
+    def one_step(rows_codes, step, total_steps, aux_active):
+        return stepper(setup, *rows_codes, step=step, total_steps=total_steps, aux_active=aux_active)
     for i in range(args.warmup):
-        train_step(setup, next(batches), step=i, total_steps=total, aux_active=True)
+        one_step(next(batches), step=i, total_steps=total, aux_active=True)
     sync()
     started = time.perf_counter()
     for i in range(args.steps):
-        train_step(setup, next(batches), step=args.warmup + i, total_steps=total, aux_active=True)
+        one_step(next(batches), step=args.warmup + i, total_steps=total, aux_active=True)
     sync()
     wall_ms = (time.perf_counter() - started) * 1e3 / args.steps
     activities = [torch.profiler.ProfilerActivity.CPU]
@@ -80,7 +85,7 @@ def main() -> None:
         activities.append(torch.profiler.ProfilerActivity.CUDA)
     with torch.profiler.profile(activities=activities) as prof:
         for i in range(args.steps):
-            train_step(setup, next(batches), step=args.warmup + args.steps + i, total_steps=total, aux_active=True)
+            one_step(next(batches), step=args.warmup + args.steps + i, total_steps=total, aux_active=True)
         sync()
     if device.type == "cuda":
         kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
@@ -90,13 +95,14 @@ def main() -> None:
               f"{len(kernels) / args.steps:.0f} kernels/step")
     else:
         table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.top, max_name_column_width=70)
-    print(f"recipe {args.recipe}; batch {args.batch_size}; {args.precision}; compile {args.compile}; device {device}")
+    print(f"recipe {args.recipe}; batch {args.batch_size}; {args.precision}; compile {args.compile}; "
+          f"cuda_graph {'on' if setup.graphed and not setup.graphed.disabled else 'off'}; device {device}")
     print(table)
     if args.host:
         host = cProfile.Profile()
         host.enable()
         for i in range(args.steps):
-            train_step(setup, next(batches), step=args.warmup + 2 * args.steps + i, total_steps=total, aux_active=True)
+            one_step(next(batches), step=args.warmup + 2 * args.steps + i, total_steps=total, aux_active=True)
         sync()
         host.disable()
         pstats.Stats(host).sort_stats("tottime").print_stats(args.top)

@@ -19,6 +19,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import torch  # noqa: E402
 from hypothesis import settings  # noqa: E402
 
+from jasper_core import hookimpl  # noqa: E402
+
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 # Hypothesis budgets: `make test` runs the "fast" profile (the default here), `make test-all` passes
@@ -228,3 +230,20 @@ def text_dataset(tmp_path_factory, plugins) -> Path:
 def minilm_text_dataset(tmp_path_factory, plugins) -> Path:
     """TEXT_RECORDS built with the real MiniLM model (dimension 384; slow tests only)."""
     return build_text_dataset(tmp_path_factory.mktemp("minilm_text_dataset"))
+
+
+class StopAfter:
+    """A callback plugin that interrupts the run right after epoch ``k``'s checkpoint."""
+
+    def __init__(self, k):
+        self.k = k
+        self.epoch = 0
+
+    @hookimpl
+    def jasper_epoch_end(self, run, epoch, metrics):
+        self.epoch = epoch
+
+    @hookimpl
+    def jasper_checkpoint_saved(self, run, path, tags):
+        if self.epoch == self.k:
+            raise KeyboardInterrupt

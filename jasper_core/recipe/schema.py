@@ -72,9 +72,18 @@ class TrainSection:
     loss_weighting: Literal["fixed", "uncertainty"] = "fixed"
     log_every: int = attrs.field(default=10, validator=at_least(1))
     compile: Literal["off", "default", "reduce-overhead", "max-autotune"] = "off"
+    cuda_graph: bool = False
     checkpoint_every: int = attrs.field(default=0, validator=at_least(0))
     keep_checkpoints: int = attrs.field(default=3, validator=at_least(1))
     curriculum: Component = component("schedule", {"type": "steering_curriculum"})
+
+    def __attrs_post_init__(self) -> None:
+        if self.cuda_graph and self.precision == "fp16":
+            raise ValueError('train.cuda_graph does not support precision "fp16" (its loss scaler decides on the host); '
+                             'use "bf16" or "fp32", or set cuda_graph = false')
+        if self.cuda_graph and self.compile in ("reduce-overhead", "max-autotune"):
+            raise ValueError(f'train.cuda_graph captures the whole step itself; train.compile = "{self.compile}" '
+                             'captures CUDA graphs too: use compile = "default" (or "off") with it')
 
 
 @attrs.frozen(kw_only=True)

@@ -30,8 +30,7 @@ def num_batches(n: int, batch_size: int, drop_last: bool, world_size: int = 1) -
     return full + (1 if rest >= world_size else 0)
 
 
-def epoch_batches(
-    dataset: Dataset,
+def epoch_rows(
     pairs: torch.Tensor,
     batch_size: int,
     *,
@@ -43,8 +42,9 @@ def epoch_batches(
     balance_by: torch.Tensor | None = None,
     world_size: int = 1,
     rank: int = 0,
-) -> Iterator[Batch]:
-    """Yield the batches of one pass over ``pairs``.
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Yield ``(pair indices [B], steering variant codes [B])`` for the batches of one pass over ``pairs``
+    (on ``pairs``' device; :func:`epoch_batches` gathers them into batches).
 
     A seeded permutation orders the pairs; steering variants are drawn for the whole epoch at
     once from ``variant_probs`` (one per variant, in :data:`STEERING_VARIANTS` order; default:
@@ -80,6 +80,12 @@ def epoch_batches(
     size = batch_size * world_size
     for i in range(num_batches(n, batch_size, drop_last, world_size)):
         start, stop = batch_rows(i * size, min((i + 1) * size, n), world_size, rank)
+        yield pairs[order[start:stop]], codes[start:stop]
+
+
+def epoch_batches(dataset: Dataset, pairs: torch.Tensor, batch_size: int, **options) -> Iterator[Batch]:
+    """The batches of one pass over ``pairs``: :func:`epoch_rows` (same options) gathered by ``dataset``."""
+    for rows, codes in epoch_rows(pairs, batch_size, **options):
         with record_function("jasper.data"):
-            batch = dataset.gather(pairs[order[start:stop]], codes[start:stop])
+            batch = dataset.gather(rows, codes)
         yield batch

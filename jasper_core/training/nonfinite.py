@@ -64,36 +64,47 @@ class NonFiniteGuard:
         self.policy = policy
         self.grad_norm_stops = grad_norm_stops
         self.names: tuple[str, ...] = ()
+        self.version = 0  # counts re-allocations of the record (a captured step holds the record's addresses)
         self.pending = NonFiniteReport()  # a report taken early because the watched names changed
         self._stopped = torch.zeros((), dtype=torch.bool, device=self.device)
-        self._clear()
+        self._allocate()
 
-    def _clear(self) -> None:
+    def _allocate(self) -> None:
+        self.version += 1
         self._skipped = torch.zeros((), dtype=torch.int64, device=self.device)
         self._first_step = torch.full((), -1, dtype=torch.int64, device=self.device)
         self._first_values = torch.zeros(len(self.names), dtype=torch.float32, device=self.device)
         self._last_ok = torch.ones((), dtype=torch.bool, device=self.device)
 
-    def observe(self, names: list[str], values: torch.Tensor, step: int) -> torch.Tensor:
-        """Record step ``step`` (0-based) with ``values [N]`` named ``names``; returns ``ok`` (0-dim bool).
+    def _clear(self) -> None:
+        """Start a new record in place (the tensors keep their addresses)."""
+        self._skipped.zero_()
+        self._first_step.fill_(-1)
+        self._first_values.zero_()
+        self._last_ok.fill_(True)
 
-        No host synchronisation unless ``names`` differ from the previous step's.
+    def observe(self, names: list[str], values: torch.Tensor, step: int | torch.Tensor) -> torch.Tensor:
+        """Record step ``step`` (0-based; a 0-dim device tensor under ``train.cuda_graph``) with
+        ``values [N]`` named ``names``; returns ``ok`` (0-dim bool).
+
+        The record is updated in place (a captured step replays into the same tensors). No host
+        synchronisation unless ``names`` differ from the previous step's.
         """
         if tuple(names) != self.names:
             if self.names:
                 self.pending = self._merge(self.pending, self._take())
             self.names = tuple(names)
             self._forgiven = torch.tensor([n == GRAD_NORM and not self.grad_norm_stops for n in names], device=self.device)
-            self._clear()
+            self._allocate()
         finite = all_ranks_true(torch.isfinite(values))  # [N]; in a multi-process job every rank decides alike
         if self.policy == "stop":
-            self._stopped = self._stopped | ~(finite | self._forgiven).all()
+            self._stopped.logical_or_(~(finite | self._forgiven).all())
         ok = finite.all() & ~self._stopped
         first = (self._first_step < 0) & ~finite.all()
-        self._first_step = torch.where(first, step + 1, self._first_step)
-        self._first_values = torch.where(first, values.float(), self._first_values)
-        self._skipped = self._skipped + (~ok).long()
-        self._last_ok = ok
+        self._first_step.copy_(torch.where(first, step + 1, self._first_step))
+        self._first_values.copy_(torch.where(first, values.float(), self._first_values))
+        self._skipped.add_((~ok).long())
+        self._last_ok.copy_(ok)
         return ok
 
     def _take(self) -> NonFiniteReport:

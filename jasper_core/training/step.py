@@ -9,6 +9,7 @@ without a fused kernel — SGD here — costs one host read per step to skip.)
 from __future__ import annotations
 
 import logging
+import struct
 from typing import Any
 
 import attrs
@@ -62,8 +63,10 @@ def encode_targets(setup: Setup, batch: Batch, step: int, total_steps: int) -> t
 
 
 def autocast(device: torch.device, dtype: torch.dtype | None):
-    """``torch.autocast`` to ``dtype`` on ``device`` (``None``: off)."""
-    return torch.autocast(device_type=device.type, dtype=dtype, enabled=dtype is not None)
+    """``torch.autocast`` to ``dtype`` on ``device`` (``None``: off). Its weight cache is off: a
+    captured step (``train.cuda_graph``) must not keep casts made outside the capture, and each
+    weight is cast once per step anyway."""
+    return torch.autocast(device_type=device.type, dtype=dtype, enabled=dtype is not None, cache_enabled=False)
 
 
 def model_losses(model: torch.nn.Module, composer: torch.nn.Module, batch: Batch, state: StepState,
@@ -146,14 +149,40 @@ def optimizer_step(optimizer: torch.optim.Optimizer, ok: torch.Tensor) -> None:
         optimizer.step()
 
 
-def train_step(setup: Setup, batch: Batch, *, step: int, total_steps: int, aux_active: bool) -> StepResult:
-    """Run optimiser step ``step`` (0-based global step before the update)."""
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Set every group's learning rate (filled in place where it is a device tensor, as under
+    ``train.cuda_graph``, so that a captured step reads the new value)."""
+    for group in optimizer.param_groups:
+        if isinstance(group["lr"], torch.Tensor):
+            group["lr"].fill_(lr)
+        else:
+            group["lr"] = lr
+
+
+def schedules(setup: Setup, step: int, total_steps: int) -> tuple[float, float]:
+    """The learning rate and the EMA decay of step ``step``, as host floats rounded to float32: a
+    captured step (``train.cuda_graph``) reads both from float32 device tensors, and the eager step
+    uses the same values, so the two give the same weights."""
+    lr = setup.recipe.optim.lr * setup.lr_schedule(step, total_steps)
+    return to_float32(lr), to_float32(setup.ema_decay(step, total_steps))
+
+
+def to_float32(x: float) -> float:
+    """``x`` rounded to the nearest float32 (a Python float)."""
+    return struct.unpack("f", struct.pack("f", x))[0]
+
+
+def update(setup: Setup, batch: Batch, *, step: int, total_steps: int, aux_active: bool,
+           decay: float | torch.Tensor, count: int | torch.Tensor) -> tuple[tuple[str, ...], torch.Tensor, torch.Tensor]:
+    """Forward, backward, clipping, the non-finite decision, the optimiser and the EMA: every device
+    operation of a step after ``zero_grad``, and nothing that reads the host's clock or the device.
+
+    ``decay`` (the EMA decay) and ``count`` (the step, 0-based, for the non-finite record) may be 0-dim
+    device tensors: a captured step (``train.cuda_graph``) reads them from there. Returns the metric
+    names, their values ``[N]`` (0 for a skipped step) and ``ok`` (0-dim bool: the update was applied).
+    """
     recipe = setup.recipe
-    lr = recipe.optim.lr * setup.lr_schedule(step, total_steps)
-    for group in setup.optimizer.param_groups:
-        group["lr"] = lr
     setup.model.train()
-    setup.optimizer.zero_grad(set_to_none=True)
     with record_function("jasper.forward"):
         total, parts, _ = compute_losses(setup, batch, step=step, total_steps=total_steps, aux_active=aux_active)
     with record_function("jasper.backward"):
@@ -163,13 +192,29 @@ def train_step(setup: Setup, batch: Batch, *, step: int, total_steps: int, aux_a
     names = [*parts, "total", GRAD_NORM]  # a term before the total: a non-finite step is reported by its term
     values = torch.stack([v.detach().to(setup.device, torch.float32).reshape(())
                           for v in (*parts.values(), total, grad_norm)])  # [N]
-    ok = setup.guard.observe(names, values, step)
+    ok = setup.guard.observe(names, values, count)
     with record_function("jasper.optimizer"):
         optimizer_step(setup.optimizer, ok)
         setup.scaler.update()
-    decay = setup.ema_decay(step, total_steps)
     with record_function("jasper.ema"):
         if setup.model.online_encoder is not None:
             setup.target_space.update(setup.model.online_encoder, decay, ok)
-    return StepResult(names=(*parts, "loss", GRAD_NORM), values=torch.where(ok, values, 0.0),
-                      scalars={"lr": lr, "ema_decay": decay}, taken=ok.float())
+    return (*parts, "loss", GRAD_NORM), torch.where(ok, values, 0.0), ok
+
+
+def train_step(setup: Setup, batch: Batch, *, step: int, total_steps: int, aux_active: bool) -> StepResult:
+    """Run optimiser step ``step`` (0-based global step before the update)."""
+    lr, decay = schedules(setup, step, total_steps)
+    set_lr(setup.optimizer, lr)
+    setup.optimizer.zero_grad(set_to_none=True)
+    names, values, ok = update(setup, batch, step=step, total_steps=total_steps, aux_active=aux_active,
+                               decay=decay, count=step)
+    return StepResult(names=names, values=values, scalars={"lr": lr, "ema_decay": decay}, taken=ok.float())
+
+
+def train_rows(setup: Setup, rows: torch.Tensor, codes: torch.Tensor, *, step: int, total_steps: int,
+               aux_active: bool) -> StepResult:
+    """Gather the batch of pair indices ``rows [B]`` with steering codes ``codes [B]`` and train on it."""
+    with record_function("jasper.data"):
+        batch = setup.dataset.gather(rows, codes)
+    return train_step(setup, batch, step=step, total_steps=total_steps, aux_active=aux_active)

@@ -25,13 +25,13 @@ from jasper_core.errors import CheckpointError, NonFiniteLossError
 from jasper_core.evaluation.evaluate import run_evaluation
 from jasper_core.recipe import Recipe, recipe_to_dict, recipe_to_toml
 from jasper_core.training.assemble import Setup, assemble, resolve_device
-from jasper_core.training.batches import epoch_batches, num_batches
+from jasper_core.training.batches import epoch_rows, num_batches
 from jasper_core.training.checkpoint import load_checkpoint
 from jasper_core.training.compiled import check_compile_mode
 from jasper_core.training.health import prediction_health
 from jasper_core.training.loggers import register_loggers, unregister_loggers
 from jasper_core.training.run_dir import RunDir, checkpoint_state, load_weights, restore_state
-from jasper_core.training.step import train_step
+from jasper_core.training.step import train_rows
 
 class Trainer:
     """Train a recipe into ``run_dir``.
@@ -216,14 +216,18 @@ class Trainer:
         aux_active = epoch > recipe.train.aux_warmup_epochs
         train_pairs = setup.dataset.split("train")
         balance = setup.dataset.pair_cluster[train_pairs] if recipe.train.balanced_batches else None
-        for batch in epoch_batches(setup.dataset, train_pairs, recipe.train.batch_size, generator=gen,
-                                   variant_probs=probs, drop_last=recipe.train.drop_last, balance_by=balance,
-                                   world_size=self.world.size, rank=self.world.rank):
-            result = train_step(setup, batch, step=step, total_steps=total, aux_active=aux_active)
+        stepper = train_rows if setup.graphed is None else setup.graphed
+        if setup.graphed is not None:
+            setup.graphed.reset()  # on_epoch_start may have replaced the tables the captured step reads
+        for rows, codes in epoch_rows(train_pairs, recipe.train.batch_size, generator=gen, variant_probs=probs,
+                                      drop_last=recipe.train.drop_last, balance_by=balance,
+                                      world_size=self.world.size, rank=self.world.rank):
+            result = stepper(setup, rows, codes, step=step, total_steps=total, aux_active=aux_active)
             step += 1
-            pairs_seen += len(batch)
-            variant_counts.index_add_(0, batch.steering_variant, ones[: len(batch)])  # bincount would read its max on the host
-            sums[result.names] = result.values + sums[result.names] if result.names in sums else result.values
+            pairs_seen += len(rows)
+            variant_counts.index_add_(0, codes, ones[: len(rows)])  # bincount would read its max on the host
+            # a captured step rewrites its output tensors at every replay: the first is copied, not kept
+            sums[result.names] = result.values + sums[result.names] if result.names in sums else result.values.clone()
             for k, v in result.scalars.items():
                 scalar_sums[k] = scalar_sums.get(k, 0.0) + v
             taken, steps = taken + result.taken, steps + 1

@@ -6,7 +6,7 @@ import types
 import pytest
 import torch
 
-from conftest import copy_run
+from conftest import StopAfter, copy_run
 from jasper_core import hookimpl
 from jasper_core.cli.main import main
 from jasper_core.errors import CheckpointError, JasperError, NonFiniteLossError
@@ -47,23 +47,6 @@ def test_trainer__writes_eval_checkpoints_history(tiny_run):
     ckpt = load_checkpoint(run / "checkpoints" / "last.pt")
     assert ckpt["epoch"] == 3 and ckpt["step"] > 0 and "EmaSection" not in ckpt["recipe"]
     assert (run / "checkpoints" / "best.pt").exists()
-
-
-class StopAfter:
-    """A callback plugin that interrupts the run right after epoch ``k``'s checkpoint."""
-
-    def __init__(self, k):
-        self.k = k
-        self.epoch = 0
-
-    @hookimpl
-    def jasper_epoch_end(self, run, epoch, metrics):
-        self.epoch = epoch
-
-    @hookimpl
-    def jasper_checkpoint_saved(self, run, path, tags):
-        if self.epoch == self.k:
-            raise KeyboardInterrupt
 
 
 def test_trainer__resume_is_bit_exact_on_cpu(tiny_run, tiny_recipe_text, tmp_path, plugins):

@@ -1,0 +1,161 @@
+"""``train.cuda_graph``: the whole training step captured as one CUDA graph and replayed.
+
+What is captured is everything a step does on the device — the batch gather from the dataset's
+tables, the target encoding, the model, the losses, backward, clipping, the non-finite record, the
+fused optimiser and the EMA — so a step costs the host a few small copies and one graph launch
+instead of hundreds of kernel launches. The values that change from step to step are read by the
+graph from device tensors filled before each replay: the batch's pair indices and steering codes,
+the learning rate (the optimiser's groups hold it as a tensor, ``capturable``), the EMA decay and
+the step number of the non-finite record.
+
+The first step of each kind (auxiliary losses on or off) runs eagerly and watches whether the
+model or a loss reads ``state.step`` (``step_reads.py``): a captured step would freeze that value,
+so such a recipe (``subspace``: the router's temperature schedule) trains without the graph, with
+one warning. So does a run whose capture fails (the reason in one line), an optimiser without a
+fused kernel (SGD) and a batch of another size (an incomplete last batch runs eagerly). With
+``train.compile = "default"`` two more eager steps compile the forward before the capture.
+
+The graph is captured again at every epoch's start (a dataset may replace its tables in
+``on_epoch_start``, and the graph reads them by address). Results equal the eager step's: the
+kernels are the same, and dropout's random numbers come from the same generator offsets.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+import torch
+
+from jasper_core.errors import first_line
+from jasper_core.training.assemble import Setup
+from jasper_core.training.step import StepResult, schedules, train_rows, update
+
+log = logging.getLogger("jasper.train")
+
+#: Eager steps before a capture: the watched step, plus two to compile the forward under ``train.compile``.
+WARMUP_EAGER, WARMUP_COMPILED = 1, 3
+
+
+class CudaGraphs:
+    """Capture with ``torch.cuda.graph`` on the current device (the backend of :class:`GraphedStep`)."""
+
+    def capture(self, fn: Callable[[], Any]) -> tuple[Any, Callable[[], None]]:
+        """Capture ``fn``'s kernels and run them once; returns ``(fn's outputs, replay)``. The outputs
+        are the graph's own tensors: each replay writes the new step's values into them."""
+        torch.cuda.synchronize()
+        graph = torch.cuda.CUDAGraph()
+        # thread_local: other threads (NCCL's watchdog in a multi-process job) may query the device meanwhile
+        with torch.cuda.graph(graph, capture_error_mode="thread_local"):
+            out = fn()
+        graph.replay()
+        return out, graph.replay
+
+
+def make_capturable(optimizer: torch.optim.Optimizer, lr: torch.Tensor) -> None:
+    """Let ``optimizer.step`` be captured: every group reads its learning rate from ``lr`` (0-dim, on
+    the device) and is ``capturable`` (its step count stays on the device)."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+        group["capturable"] = True
+
+
+class GraphedStep:
+    """The training step as a captured CUDA graph (see the module docstring); call it like
+    :func:`jasper_core.training.step.train_rows`.
+
+    Args:
+        backend: what captures (default :class:`CudaGraphs`; tests give one that runs on the CPU).
+    """
+
+    def __init__(self, backend: Any = None) -> None:
+        self.backend = backend or CudaGraphs()
+        self.disabled = ""  # why the run trains without the graph ("" while it does not)
+        self._key: tuple | None = None  # (aux_active, batch size) that the warm-up count and the graph are for
+        self._warm = 0
+        self._replay: Callable[[], None] | None = None
+        self._guard_version = -1
+        self._out: tuple | None = None  # the captured step's outputs (names, values [N], taken): rewritten by each replay
+        self.captures = 0
+
+    def reset(self) -> None:
+        """Drop the captured graph; the next full batch captures again (called at each epoch's start)."""
+        self._replay = None
+        self._out = None
+
+    def _disable(self, reason: str) -> None:
+        self.disabled = reason
+        self.reset()
+        log.warning(f"train.cuda_graph: {reason}; training continues without it (same results, slower)")
+
+    def __call__(self, setup: Setup, rows: torch.Tensor, codes: torch.Tensor, *, step: int, total_steps: int,
+                 aux_active: bool) -> StepResult:
+        kw = dict(step=step, total_steps=total_steps, aux_active=aux_active)
+        if self.disabled or rows.shape[0] != setup.recipe.train.batch_size:
+            return train_rows(setup, rows, codes, **kw)
+        key = (aux_active, rows.shape[0])
+        if key != self._key:
+            self._key, self._warm = key, 0
+            self.reset()
+        if self._replay is not None and setup.guard.version == self._guard_version:
+            return self._run(setup, rows, codes, step, total_steps)
+        warmup = WARMUP_EAGER if setup.compiled is None else WARMUP_COMPILED
+        if self._warm < warmup:
+            self._warm += 1
+            return self._watched(setup, rows, codes, **kw) if self._warm == 1 else train_rows(setup, rows, codes, **kw)
+        return self._capture(setup, rows, codes, **kw)
+
+    def _watched(self, setup: Setup, rows: torch.Tensor, codes: torch.Tensor, **kw: Any) -> StepResult:
+        """One eager (uncompiled) step that records whether anything reads ``state.step``."""
+        compiled, setup.compiled, setup.watch = setup.compiled, None, set()
+        try:
+            result = train_rows(setup, rows, codes, **kw)
+        finally:
+            reads, setup.watch = setup.watch, None
+            setup.compiled = compiled if setup.compiled is None else setup.compiled
+        if reads:
+            self._disable(f"{setup.recipe.model.type!r} or one of its losses reads state.step (a schedule inside "
+                          "the forward), which a captured step would freeze")
+        elif not getattr(setup.optimizer, "_step_supports_amp_scaling", False):
+            self._disable(f'optim.type "{setup.recipe.optim.type}" has no fused kernel to capture (use "adam" or "adamw")')
+        return result
+
+    def _capture(self, setup: Setup, rows: torch.Tensor, codes: torch.Tensor, *, step: int, total_steps: int,
+                 aux_active: bool) -> StepResult:
+        lr, decay = schedules(setup, step, total_steps)
+        device = setup.device
+        self._rows, self._codes = rows.clone(), codes.clone()
+        self._lr = torch.tensor(lr, dtype=torch.float32, device=device)
+        self._decay = torch.tensor(decay, dtype=torch.float32, device=device)
+        self._count = torch.tensor(step, dtype=torch.int64, device=device)
+        make_capturable(setup.optimizer, self._lr)
+
+        def one_step() -> tuple:
+            setup.optimizer.zero_grad(set_to_none=True)  # the captured backward allocates the gradients it replays into
+            batch = setup.dataset.gather(self._rows, self._codes)
+            names, values, ok = update(setup, batch, step=step, total_steps=total_steps, aux_active=aux_active,
+                                       decay=self._decay, count=self._count)
+            return names, values, ok.float()
+
+        try:
+            (names, values, taken), self._replay = self.backend.capture(one_step)
+        except Exception as exc:  # noqa: BLE001 - any capture failure: train on without the graph
+            setup.optimizer.zero_grad(set_to_none=True)
+            self._disable(f"capturing the step failed ({type(exc).__name__}: {first_line(exc)})")
+            return train_rows(setup, rows, codes, step=step, total_steps=total_steps, aux_active=aux_active)
+        self.captures += 1
+        self._guard_version = setup.guard.version
+        self._out = (names, values, taken)
+        return StepResult(names=names, values=values, scalars={"lr": lr, "ema_decay": decay}, taken=taken)
+
+    def _run(self, setup: Setup, rows: torch.Tensor, codes: torch.Tensor, step: int, total_steps: int) -> StepResult:
+        """Replay the captured step on this batch."""
+        lr, decay = schedules(setup, step, total_steps)
+        self._rows.copy_(rows)
+        self._codes.copy_(codes)
+        self._lr.fill_(lr)
+        self._decay.fill_(decay)
+        self._count.fill_(step)
+        self._replay()
+        names, values, taken = self._out
+        return StepResult(names=names, values=values, scalars={"lr": lr, "ema_decay": decay}, taken=taken)

@@ -1,0 +1,184 @@
+"""train.cuda_graph: the captured step's plumbing, run on the CPU with a backend that replays by re-running.
+
+A real CUDA graph is exercised on a GPU (tests/gpu); here ``ReplayByRerun`` stands in for it: the step
+runs once at capture and each replay runs it again from the graph's input tensors and copies the
+results into the captured outputs — so a value the replay does not take from those inputs (the batch,
+the learning rate, the EMA decay, the step) or an output the trainer keeps across replays shows up as
+a difference from the eager run.
+"""
+
+import logging
+
+import pytest
+import torch
+
+from jasper_core.recipe import load_recipe, recipe_from_text
+from jasper_core.recipe.overrides import set_override
+from jasper_core.training.assemble import assemble
+from jasper_core.training.batches import epoch_rows
+from jasper_core.training.graphed import GraphedStep
+from jasper_core.training.step import train_rows
+
+
+class ReplayByRerun:
+    """A capture backend for the CPU: ``capture`` runs the step once; ``replay`` runs it again into the same outputs."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+
+    def capture(self, fn):
+        if self.fail:
+            raise RuntimeError("CUDA error: operation not permitted when stream is capturing\nmore detail")
+        out = fn()
+
+        def replay():
+            names, values, taken = fn()
+            out[1].copy_(values)
+            out[2].copy_(taken)
+
+        return out, replay
+
+
+def _setup(text, registries, *overrides):
+    return assemble(recipe_from_text(text, registries, overrides=list(overrides)), registries)
+
+
+def _train(setup, stepper, epochs=2, batch_size=16, drop_last=True):
+    """Steps over ``epochs`` passes; returns the per-step metric vectors (read after each step)."""
+    gen = torch.Generator().manual_seed(0)
+    seen, step = [], 0
+    for _ in range(epochs):
+        if isinstance(stepper, GraphedStep):
+            stepper.reset()
+        for rows, codes in epoch_rows(setup.dataset.split("train"), batch_size, generator=gen,
+                                      variant_probs=[0.25] * 4, drop_last=drop_last):
+            result = stepper(setup, rows, codes, step=step, total_steps=40, aux_active=True)
+            seen.append(result.values.clone())
+            step += 1
+    return torch.stack(seen)
+
+
+def _weights(setup):
+    return [p.detach().clone() for p in (*setup.model.parameters(), *setup.target_space.parameters())]
+
+
+def _same_run(text, registries, *overrides, backend=None, **kw):
+    eager = _setup(text, registries, *overrides)  # assemble seeds the global generator (dropout): one run after the other
+    expected = _train(eager, train_rows, **kw)
+    graphed = _setup(text, registries, *overrides)
+    step = GraphedStep(backend or ReplayByRerun())
+    got = _train(graphed, step, **kw)
+    step.train_pairs = int(graphed.dataset.split("train").numel())
+    return step, expected, got, _weights(eager), _weights(graphed)
+
+
+def test_graphed_step__replays_train_like_the_eager_step(tiny_recipe_text, registries):
+    step, expected, got, w_eager, w_graphed = _same_run(tiny_recipe_text, registries)
+    assert not step.disabled
+    assert step.captures == 2  # one capture per epoch
+    assert torch.equal(got, expected)  # batch, lr schedule, EMA decay and the step all reach the replays
+    assert all(torch.equal(a, b) for a, b in zip(w_eager, w_graphed))
+    assert expected[0, 0] != expected[-1, 0]
+
+
+def test_graphed_step__incomplete_last_batch_runs_eagerly(tiny_recipe_text, registries):
+    step, expected, got, w_eager, w_graphed = _same_run(tiny_recipe_text, registries, "train.drop_last=false", "train.batch_size=20",
+                                                        drop_last=False, batch_size=20)
+    assert step.train_pairs % 20  # there is an incomplete batch
+    assert not step.disabled and step.captures == 2
+    assert torch.equal(got, expected)
+    assert all(torch.equal(a, b) for a, b in zip(w_eager, w_graphed))
+
+
+def test_graphed_step__a_failed_capture_trains_on_eagerly_with_one_warning(tiny_recipe_text, registries, caplog):
+    with caplog.at_level(logging.WARNING, logger="jasper.train"):
+        step, expected, got, w_eager, w_graphed = _same_run(tiny_recipe_text, registries, backend=ReplayByRerun(fail=True))
+    assert step.disabled.startswith("capturing the step failed (RuntimeError: CUDA error: operation not permitted")
+    assert "more detail" not in caplog.text
+    assert [r.getMessage().startswith("train.cuda_graph: capturing") for r in caplog.records] == [True]
+    assert torch.equal(got, expected)
+    assert all(torch.equal(a, b) for a, b in zip(w_eager, w_graphed))
+
+
+def test_graphed_step__sgd_has_no_fused_step_to_capture(tiny_recipe_text, registries):
+    step, expected, got, _, _ = _same_run(tiny_recipe_text, registries, "optim.type=sgd", epochs=1)
+    assert "has no fused kernel" in step.disabled and step.captures == 0
+    assert torch.equal(got, expected)
+
+
+def test_graphed_step__a_model_that_reads_the_step_is_not_captured(synthetic_dir, registries, caplog):
+    """subspace's router turns state.step into a Python temperature: a replay would freeze it."""
+    recipe = load_recipe("subspace", registries, [set_override("data.path", str(synthetic_dir)), "train.batch_size=16",
+                                                  'train.device="cpu"', "logger=[]"])
+    setup = assemble(recipe, registries)
+    step = GraphedStep(ReplayByRerun())
+    with caplog.at_level(logging.WARNING, logger="jasper.train"):
+        _train(setup, step, epochs=1)
+    assert "reads state.step" in step.disabled and step.captures == 0
+    assert setup.watch is None
+    assert sum("train.cuda_graph" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_graphed_step__a_nonfinite_step_is_recorded_with_its_step(tiny_recipe_text, registries):
+    """The step number of the non-finite record comes from the graph's step tensor, not the capture's value."""
+    setup = _setup(tiny_recipe_text, registries, "train.nonfinite=skip")
+    step = GraphedStep(ReplayByRerun())
+    gen = torch.Generator().manual_seed(0)
+    batches = list(epoch_rows(setup.dataset.split("train"), 16, generator=gen, variant_probs=[0.25] * 4))
+    for i, (rows, codes) in enumerate(batches[:3]):
+        step(setup, rows, codes, step=i, total_steps=40, aux_active=True)
+    assert step.captures == 1
+    setup.guard.read()
+    with torch.no_grad():
+        next(setup.model.parameters()).fill_(float("nan"))  # captured at step 1: a record from the capture's step would say 2
+    result = step(setup, *batches[3], step=3, total_steps=40, aux_active=True)
+    assert float(result.taken) == 0.0
+    report = setup.guard.read()
+    assert report.skipped == 1 and report.message.endswith("at step 4")
+
+
+def test_cuda_graph_on_a_cpu_run_is_ignored_with_a_warning(tiny_recipe_text, registries, caplog):
+    with caplog.at_level(logging.WARNING, logger="jasper.train"):
+        setup = _setup(tiny_recipe_text, registries, "train.cuda_graph=true")
+    assert setup.graphed is None
+    assert "train.cuda_graph needs a CUDA device" in caplog.text
+
+
+@pytest.mark.parametrize("override, words", [('train.precision="fp16"', "fp16"),
+                                              ('train.compile="reduce-overhead"', "reduce-overhead")])
+def test_cuda_graph_recipe_conflicts_are_refused(tiny_recipe_text, registries, override, words):
+    from jasper_core.errors import RecipeError
+
+    with pytest.raises(RecipeError, match=f"train.cuda_graph.*{words}"):
+        recipe_from_text(tiny_recipe_text, registries, overrides=["train.cuda_graph=true", override])
+
+
+def test_trainer_with_a_captured_step_writes_what_the_eager_run_writes(tiny_recipe_text, plugins, tmp_path, monkeypatch):
+    """Across epochs (a capture each), evaluations and the step metrics' epoch means (which must not keep
+    the captured output tensor that every replay rewrites)."""
+    import json
+
+    import jasper_core.training.trainer as trainer_module
+    from jasper_core.training.trainer import Trainer
+
+    def run(name):
+        recipe = recipe_from_text(tiny_recipe_text, plugins.registries, overrides=["train.epochs=2"])
+        results = Trainer(recipe, plugins, run_dir=tmp_path / name).fit()
+        epochs = [json.loads(line) for line in (tmp_path / name / "history.jsonl").read_text().splitlines()]
+        drop = ("pairs_per_s", "epoch_seconds", "time")
+        return results.flat(), [{k: v for k, v in e.items() if k not in drop} for e in epochs if e["event"] == "epoch"]
+
+    expected = run("eager")
+    real = trainer_module.assemble
+    steps = []
+
+    def assemble_graphed(*args, **kwargs):
+        setup = real(*args, **kwargs)
+        setup.graphed = GraphedStep(ReplayByRerun())
+        steps.append(setup.graphed)
+        return setup
+
+    monkeypatch.setattr(trainer_module, "assemble", assemble_graphed)
+    got = run("graphed")
+    assert steps[0].captures == 2 and not steps[0].disabled
+    assert got == expected
