@@ -48,7 +48,13 @@ class Dataset(Protocol):
         """``[P_split]`` long pair indices of ``"train"``, ``"val"`` or ``"test"``."""
 
     def gather(self, pairs: torch.Tensor, variants: torch.Tensor) -> Batch:
-        """Build a batch by indexing: ``pairs [B]`` long, ``variants [B]`` long steering codes."""
+        """Build a batch by indexing: ``pairs [B]`` long, ``variants [B]`` long steering codes.
+
+        Device operations only (no host read): under ``train.cuda_graph`` it is captured into the
+        training step's CUDA graph, which reads the tables by address. A table replaced in
+        :meth:`on_epoch_start` must be held as an attribute (or in a list, tuple or dict attribute),
+        where the trainer sees it moved and captures the step again.
+        """
 
     def steering(self, pairs: torch.Tensor, variants: torch.Tensor) -> torch.Tensor:
         """``[B, D]`` steering embeddings of ``pairs`` for the given variant codes."""

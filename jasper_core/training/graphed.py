@@ -15,9 +15,11 @@ one warning. So does a run whose capture fails (the reason in one line), an opti
 fused kernel (SGD) and a batch of another size (an incomplete last batch runs eagerly). With
 ``train.compile = "default"`` two more eager steps compile the forward before the capture.
 
-The graph is captured again at every epoch's start (a dataset may replace its tables in
-``on_epoch_start``, and the graph reads them by address). Results equal the eager step's: the
-kernels are the same, and dropout's random numbers come from the same generator offsets.
+The graph reads the dataset's tables by address. At each epoch's start (after the dataset's
+``on_epoch_start``, which may reload hard negatives) the addresses of the tensors the dataset holds —
+as attributes, or in lists, tuples and dicts held as attributes — are compared with the captured
+ones, and the step is captured again where one moved. Results equal the eager step's: the kernels
+are the same, and dropout's random numbers come from the same generator offsets.
 """
 
 from __future__ import annotations
@@ -60,6 +62,23 @@ def make_capturable(optimizer: torch.optim.Optimizer, lr: torch.Tensor) -> None:
         group["capturable"] = True
 
 
+def table_addresses(dataset: Any) -> tuple | None:
+    """``(attribute, key, address, shape)`` of every tensor ``dataset`` holds as an attribute or in a list,
+    tuple or dict attribute; ``None`` for an object without attributes (then every epoch captures again)."""
+    if not hasattr(dataset, "__dict__"):
+        return None
+    found = []
+    for name, value in sorted(vars(dataset).items()):
+        if isinstance(value, dict):
+            items = list(value.items())
+        elif isinstance(value, (list, tuple)):
+            items = list(enumerate(value))
+        else:
+            items = [(None, value)]
+        found += [(name, key, v.data_ptr(), tuple(v.shape)) for key, v in items if isinstance(v, torch.Tensor)]
+    return tuple(found)
+
+
 class GraphedStep:
     """The training step as a captured CUDA graph (see the module docstring); call it like
     :func:`jasper_core.training.step.train_rows`.
@@ -76,12 +95,18 @@ class GraphedStep:
         self._replay: Callable[[], None] | None = None
         self._guard_version = -1
         self._out: tuple | None = None  # the captured step's outputs (names, values [N], taken): rewritten by each replay
+        self._tables: tuple | None = None  # the dataset's tensor addresses at the capture (table_addresses)
         self.captures = 0
 
     def reset(self) -> None:
-        """Drop the captured graph; the next full batch captures again (called at each epoch's start)."""
+        """Drop the captured graph; the next full batch captures again."""
         self._replay = None
         self._out = None
+
+    def epoch_start(self, dataset: Any) -> None:
+        """Capture again when a table of ``dataset`` moved since the capture (see the module docstring)."""
+        if self._replay is not None and (self._tables is None or table_addresses(dataset) != self._tables):
+            self.reset()
 
     def _disable(self, reason: str) -> None:
         self.disabled = reason
@@ -144,6 +169,7 @@ class GraphedStep:
             self._disable(f"capturing the step failed ({type(exc).__name__}: {first_line(exc)})")
             return train_rows(setup, rows, codes, step=step, total_steps=total_steps, aux_active=aux_active)
         self.captures += 1
+        self._tables = table_addresses(setup.dataset)
         self._guard_version = setup.guard.version
         self._out = (names, values, taken)
         return StepResult(names=names, values=values, scalars={"lr": lr, "ema_decay": decay}, taken=taken)

@@ -218,7 +218,7 @@ class Trainer:
         balance = setup.dataset.pair_cluster[train_pairs] if recipe.train.balanced_batches else None
         stepper = train_rows if setup.graphed is None else setup.graphed
         if setup.graphed is not None:
-            setup.graphed.reset()  # on_epoch_start may have replaced the tables the captured step reads
+            setup.graphed.epoch_start(setup.dataset)  # on_epoch_start may have replaced the tables the captured step reads
         for rows, codes in epoch_rows(train_pairs, recipe.train.batch_size, generator=gen, variant_probs=probs,
                                       drop_last=recipe.train.drop_last, balance_by=balance,
                                       world_size=self.world.size, rank=self.world.rank):
