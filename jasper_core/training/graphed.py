@@ -24,19 +24,31 @@ are the same, and dropout's random numbers come from the same generator offsets.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any, Callable
 
 import torch
 
-from jasper_core.errors import first_line
+from jasper_core.errors import JasperError, first_line
 from jasper_core.training.assemble import Setup
 from jasper_core.training.step import StepResult, schedules, train_rows, update
 
 log = logging.getLogger("jasper.train")
 
-#: Eager steps before a capture: the watched step, plus two to compile the forward under ``train.compile``.
-WARMUP_EAGER, WARMUP_COMPILED = 1, 3
+#: Eager steps before a capture: the watched step, plus two to compile the forward under ``train.compile``;
+#: under DDP at least 12 (DDP samples its runtime statistics, with host reads, in its first iterations).
+WARMUP_EAGER, WARMUP_COMPILED, WARMUP_DDP = 1, 3, 12
+
+
+def side_stream(device: torch.device) -> Any:
+    """A context making a new CUDA stream current (a ``nullcontext`` off CUDA). Under
+    ``train.cuda_graph`` the whole run — the DDP wrapper, the eager warm-up and the capture — works
+    on this one stream: a step captured on another stream than its warm-up ran on (where autograd
+    keeps the gradient accumulators' streams) may fail to capture under DDP."""
+    if device.type != "cuda":
+        return contextlib.nullcontext()
+    return torch.cuda.stream(torch.cuda.Stream(device))
 
 
 class CudaGraphs:
@@ -47,8 +59,10 @@ class CudaGraphs:
         are the graph's own tensors: each replay writes the new step's values into them."""
         torch.cuda.synchronize()
         graph = torch.cuda.CUDAGraph()
+        current = torch.cuda.current_stream()
+        stream = None if current == torch.cuda.default_stream() else current  # the run's side stream (side_stream)
         # thread_local: other threads (NCCL's watchdog in a multi-process job) may query the device meanwhile
-        with torch.cuda.graph(graph, capture_error_mode="thread_local"):
+        with torch.cuda.graph(graph, stream=stream, capture_error_mode="thread_local"):
             out = fn()
         graph.replay()
         return out, graph.replay
@@ -125,6 +139,8 @@ class GraphedStep:
         if self._replay is not None and setup.guard.version == self._guard_version:
             return self._run(setup, rows, codes, step, total_steps)
         warmup = WARMUP_EAGER if setup.compiled is None else WARMUP_COMPILED
+        if setup.ddp is not None:
+            warmup = max(warmup, WARMUP_DDP)
         if self._warm < warmup:
             self._warm += 1
             return self._watched(setup, rows, codes, **kw) if self._warm == 1 else train_rows(setup, rows, codes, **kw)
@@ -165,6 +181,9 @@ class GraphedStep:
         try:
             (names, values, taken), self._replay = self.backend.capture(one_step)
         except Exception as exc:  # noqa: BLE001 - any capture failure: train on without the graph
+            if setup.ddp is not None:  # a rank that goes on eagerly while others replay would hang the job
+                raise JasperError(f"train.cuda_graph: capturing the step failed ({type(exc).__name__}: {first_line(exc)}); "
+                                  "set train.cuda_graph = false for this job") from exc
             setup.optimizer.zero_grad(set_to_none=True)
             self._disable(f"capturing the step failed ({type(exc).__name__}: {first_line(exc)})")
             return train_rows(setup, rows, codes, step=step, total_steps=total_steps, aux_active=aux_active)

@@ -28,6 +28,7 @@ from jasper_core.training.assemble import Setup, assemble, resolve_device
 from jasper_core.training.batches import epoch_rows, num_batches
 from jasper_core.training.checkpoint import load_checkpoint
 from jasper_core.training.compiled import check_compile_mode
+from jasper_core.training.graphed import side_stream
 from jasper_core.training.health import prediction_health
 from jasper_core.training.loggers import register_loggers, unregister_loggers
 from jasper_core.training.run_dir import RunDir, checkpoint_state, load_weights, restore_state
@@ -129,7 +130,9 @@ class Trainer:
 
         The run directory is locked for the whole run (by rank 0): a second process gets one clear line.
         """
-        with self.run_dir.lock() if self.world.is_main else contextlib.nullcontext():
+        device = distributed.device_for(resolve_device(self.recipe.train.device), self.world)
+        with (self.run_dir.lock() if self.world.is_main else contextlib.nullcontext(),
+              side_stream(device) if self.recipe.train.cuda_graph else contextlib.nullcontext()):
             # again, under the lock: another process may have written here since (rank 0 decides for all)
             self.resume_from = distributed.from_main(lambda: self._resume_path(self._resume), self.world)
             return self._fit()

@@ -196,3 +196,21 @@ def test_graphed_step__captures_again_when_the_dataset_replaces_a_table(tiny_rec
     step.epoch_start(setup.dataset)
     _train(setup, step, epochs=1)
     assert step.captures == 2
+
+
+def test_graphed_step__under_ddp_warms_up_12_steps_and_a_failed_capture_ends_the_job(tiny_recipe_text, registries):
+    """A rank going on eagerly while the others replay would hang the job: the failure is the job's."""
+    from jasper_core.errors import JasperError
+    from jasper_core.training.graphed import WARMUP_DDP, side_stream
+
+    setup = _setup(tiny_recipe_text, registries)
+    setup.ddp = setup.model  # stands in for the wrapper: the step only calls it
+    step = GraphedStep(ReplayByRerun(fail=True))
+    gen = torch.Generator().manual_seed(0)
+    rows = [r for _ in range(3) for r in epoch_rows(setup.dataset.split("train"), 16, generator=gen)]
+    for i in range(WARMUP_DDP):
+        step(setup, *rows[i], step=i, total_steps=40, aux_active=True)
+    with pytest.raises(JasperError, match="train.cuda_graph: capturing the step failed .*set train.cuda_graph = false"):
+        step(setup, *rows[WARMUP_DDP], step=WARMUP_DDP, total_steps=40, aux_active=True)
+    with side_stream(torch.device("cpu")):  # off CUDA: nothing to switch
+        pass
