@@ -54,7 +54,7 @@ def worker(args: argparse.Namespace) -> None:
                  f"train.epochs={args.epochs}", set_override("train.device", args.device),
                  set_override("train.precision", args.precision), set_override("train.compile", args.compile),
                  f"train.cuda_graph={str(args.cuda_graph).lower()}", f"eval.every={args.epochs}",
-                 'eval.variants=["zero"]', "eval.metric.bootstrap_samples=0", 'logger=[{type="console"}]']  # the console: progress in the job's log
+                 'eval.variants=["zero"]', "eval.metric.bootstrap_samples=0", 'logger=[{type="console"}]', *args.set]  # the console: progress in the job's log
     recipe = load_recipe(args.recipe, plugins.registries, overrides)
     trainer = Trainer(recipe, plugins, run_dir=args.run_dir)
     trainer.fit()
@@ -69,7 +69,8 @@ def run_job(args: argparse.Namespace, data: Path, procs: int, tmp: Path) -> dict
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={procs}", str(HERE),
            "--worker", "--data", str(data), "--recipe", args.recipe, "--batch-size", str(args.batch_size),
            "--epochs", str(args.epochs), "--device", args.device, "--precision", args.precision, "--compile", args.compile,
-           *(["--cuda-graph"] if args.cuda_graph else []), "--run-dir", str(tmp / f"run-{procs}"), "--result", str(result)]
+           *(["--cuda-graph"] if args.cuda_graph else []),
+           *(x for item in args.set for x in ("--set", item)), "--run-dir", str(tmp / f"run-{procs}"), "--result", str(result)]
     log = (Path(args.log_dir) if args.log_dir else tmp) / f"job-{procs}.log"
     started = time.perf_counter()
     with log.open("w") as sink:  # the job's own output, as it comes (kept with --log-dir)
@@ -101,6 +102,8 @@ def main() -> None:
     ap.add_argument("--compile", default="off", choices=COMPILE_MODES,
                     help="train.compile (the first epoch then includes the compilation)")
     ap.add_argument("--cuda-graph", action="store_true", help="train.cuda_graph: the whole step as one CUDA graph")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a recipe override for both jobs (repeatable), e.g. loss[1].gather=false")
     ap.add_argument("--job-timeout", type=int, default=0, help="seconds each job may take (0: no limit)")
     ap.add_argument("--log-dir", help="keep each job's output here (job-1.log, job-N.log)")
     ap.add_argument("--gpus", type=int, default=2, help="processes of the larger job (GPUs, or CPU processes)")

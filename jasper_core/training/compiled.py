@@ -36,7 +36,7 @@ def check_compile_mode(mode: str, world: World) -> None:
     """Refuse a CUDA-graph ``train.compile`` mode in a multi-process job (one line, at ``train.compile``)."""
     if world.distributed and mode in GRAPH_MODES:
         raise RecipeError("recipe", [Problem("train.compile", f'"{mode}" (CUDA graphs) is not supported in a multi-process '
-                                                              'job yet; use "default" or "off" under torchrun')])
+                                                              'job; use "default" (with train.cuda_graph = true for CUDA graphs) or "off" under torchrun')])
 
 
 def compile_step(fn: Callable, mode: str) -> Callable:
