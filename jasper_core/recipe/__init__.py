@@ -9,6 +9,7 @@ from jasper_core.recipe.load import (
     recipe_from_text,
     recipe_to_dict,
     recipe_to_toml,
+    same_run,
 )
 from jasper_core.recipe.schema import EvalSection, OptimSection, Recipe, TargetSpaceSection, TrainSection
 from jasper_core.recipe.structure import structure_config
@@ -16,5 +17,5 @@ from jasper_core.recipe.structure import structure_config
 __all__ = [
     "Component", "EvalSection", "OptimSection", "Recipe", "TargetSpaceSection", "TrainSection", "component", "components",
     "builtin_recipes", "load_recipe", "recipe_from_data", "recipe_from_text", "recipe_to_dict",
-    "recipe_to_toml", "structure_config", "unstructure_config",
+    "recipe_to_toml", "same_run", "structure_config", "unstructure_config",
 ]

@@ -138,3 +138,23 @@ def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
 def recipe_to_toml(recipe: Recipe) -> str:
     """The resolved recipe as TOML text (what is stored in run directories and checkpoints)."""
     return tomli_w.dumps(recipe_to_dict(recipe))
+
+
+#: Keys that change how fast a run trains but not what it computes: a run may resume with another value.
+SPEED_ONLY_KEYS = (("train", "cuda_graph"),)
+
+
+def same_run(recipe_text: str, other_text: str) -> bool:
+    """Whether two recipe TOML texts (:func:`recipe_to_toml`) describe the same run: equal once the
+    :data:`SPEED_ONLY_KEYS` are left out (``train.cuda_graph`` gives the same weights bit for bit)."""
+    if recipe_text == other_text:
+        return True
+    try:
+        a, b = tomllib.loads(recipe_text), tomllib.loads(other_text)
+    except tomllib.TOMLDecodeError:
+        return False
+    for section, key in SPEED_ONLY_KEYS:
+        for data in (a, b):
+            if isinstance(data.get(section), dict):
+                data[section].pop(key, None)
+    return a == b

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Callable, Sequence
 
 import attrs
@@ -18,8 +17,6 @@ from jasper_core.training.nonfinite import NonFiniteGuard
 from jasper_core.training.output_checks import check_schedule_range, probe_model
 from jasper_core.training.step_reads import StepReads
 from jasper_core.training.target_space import TargetSpace
-
-log = logging.getLogger("jasper.train")
 
 AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -55,7 +52,7 @@ class Setup:
     guard: NonFiniteGuard
     ddp: nn.Module | None = None  # the model wrapped for a multi-process job (jasper_core.distributed.ddp)
     compiled: Callable | None = None  # step.forward_losses under torch.compile (train.compile), else None: eager
-    graphed: Any = None  # the captured step (train.cuda_graph on a CUDA device: graphed.GraphedStep), else None
+    graphed: Any = None  # the captured step (train.cuda_graph on a CUDA device: graphed.GraphedStep, set by the trainer)
     watch: set[str] | None = None  # while a set: the states built record reads of their step into it (step_reads.py)
 
     def step_state(self, step: int, total_steps: int, centroids: torch.Tensor | None = None) -> StepState:
@@ -152,13 +149,6 @@ def assemble(recipe: Recipe, registries: Any, *, device: torch.device | None = N
         from jasper_core.training.step import forward_losses
 
         compiled = compile_step(forward_losses, recipe.train.compile)
-    graphed = None
-    if recipe.train.cuda_graph and device.type == "cuda":
-        from jasper_core.training.graphed import GraphedStep
-
-        graphed = GraphedStep()
-    elif recipe.train.cuda_graph:
-        log.warning(f"train.cuda_graph needs a CUDA device and this run trains on {device.type}; training without it")
     return Setup(
         recipe=recipe,
         registries=registries,
@@ -177,5 +167,4 @@ def assemble(recipe: Recipe, registries: Any, *, device: torch.device | None = N
         autocast_dtype=AUTOCAST_DTYPES[precision],
         guard=NonFiniteGuard(device, recipe.train.nonfinite, grad_norm_stops=precision != "fp16"),
         compiled=compiled,
-        graphed=graphed,
     )

@@ -68,6 +68,17 @@ class CudaGraphs:
         return out, graph.replay
 
 
+def graphed_step(recipe: Any, device: torch.device) -> "GraphedStep | None":
+    """The captured step for a run of ``recipe`` on ``device``: None unless ``train.cuda_graph`` is on,
+    and None with one warning off CUDA (the run trains without it)."""
+    if not recipe.train.cuda_graph:
+        return None
+    if device.type != "cuda":
+        log.warning(f"train.cuda_graph needs a CUDA device and this run trains on {device.type}; training without it")
+        return None
+    return GraphedStep()
+
+
 def make_capturable(optimizer: torch.optim.Optimizer, lr: torch.Tensor) -> None:
     """Let ``optimizer.step`` be captured: every group reads its learning rate from ``lr`` (0-dim, on
     the device) and is ``capturable`` (its step count stays on the device)."""

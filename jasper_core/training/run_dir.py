@@ -25,7 +25,7 @@ import torch
 
 from jasper_core.contracts import EvalResults
 from jasper_core.errors import CheckpointError, DatasetError, JasperError, first_line
-from jasper_core.recipe import recipe_from_text, recipe_to_toml
+from jasper_core.recipe import recipe_from_text, recipe_to_toml, same_run
 from jasper_core.recipe.overrides import set_override
 from jasper_core.training.assemble import Setup, assemble
 from jasper_core.training.checkpoint import (
@@ -107,7 +107,7 @@ class RunDir:
         equal to ``recipe_text``) that was stopped before it wrote any checkpoint or evaluation file:
         nothing of value is there, so ``--resume auto`` starts that run again."""
         try:
-            same = self.recipe_file.read_text(encoding="utf-8") == recipe_text
+            same = same_run(self.recipe_file.read_text(encoding="utf-8"), recipe_text)
         except (OSError, ValueError):
             return False
         written = [p for p in self.checkpoints.glob("*.pt")] if self.checkpoints.is_dir() else []

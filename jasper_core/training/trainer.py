@@ -23,12 +23,12 @@ from jasper_core.contracts.loss import GATHER, distributed_behaviour
 from jasper_core.distributed import ddp
 from jasper_core.errors import CheckpointError, NonFiniteLossError
 from jasper_core.evaluation.evaluate import run_evaluation
-from jasper_core.recipe import Recipe, recipe_to_dict, recipe_to_toml
+from jasper_core.recipe import Recipe, recipe_to_dict, recipe_to_toml, same_run
 from jasper_core.training.assemble import Setup, assemble, resolve_device
 from jasper_core.training.batches import epoch_rows, num_batches
 from jasper_core.training.checkpoint import load_checkpoint
 from jasper_core.training.compiled import check_compile_mode
-from jasper_core.training.graphed import side_stream
+from jasper_core.training.graphed import graphed_step, side_stream
 from jasper_core.training.health import prediction_health
 from jasper_core.training.loggers import register_loggers, unregister_loggers
 from jasper_core.training.run_dir import RunDir, checkpoint_state, load_weights, restore_state
@@ -76,7 +76,7 @@ class Trainer:
 
     def _restore(self, setup: Setup, gen: torch.Generator) -> tuple[int, int, dict]:
         ckpt = distributed.from_main(lambda: load_checkpoint(self.resume_from, map_location="cpu"), self.world)
-        if ckpt["recipe"] != recipe_to_toml(self.recipe):
+        if not same_run(ckpt["recipe"], recipe_to_toml(self.recipe)):
             raise CheckpointError(
                 f"{self.resume_from}: the recipe differs from the one this run was started with; "
                 "resume with the same recipe and --set overrides (the run's recipe.toml), or start a new --run-dir"
@@ -148,6 +148,7 @@ class Trainer:
         if self.resume_from is not None:
             step, start_epoch, logger_state = self._restore(setup, gen)
         setup.ddp = ddp.wrap(setup, world)  # after the target space was made from (and restored into) the bare model
+        setup.graphed = graphed_step(recipe, setup.device)
         spe = self._steps_per_epoch(setup)
         total = spe * recipe.train.epochs
         if world.is_main:

@@ -44,6 +44,8 @@ class InfoNCELoss(torch.nn.Module):
     def __init__(self, config: InfoNCEConfig) -> None:
         super().__init__()
         self.config = config
+        # log weight of each tier; tiers past the list (and -1, masked anyway) read the last entry, log 1 = 0
+        self.register_buffer("log_tier_weights", torch.tensor([*config.tier_weights, 1.0]).log(), persistent=False)
 
     @property
     def distributed(self) -> Distributed:
@@ -61,12 +63,9 @@ class InfoNCELoss(torch.nn.Module):
         neg_logits = (pred.unsqueeze(1) * neg).sum(-1) / t  # [B, K]
         false_neg = (pos.unsqueeze(1) * neg).sum(-1) > self.config.false_negative_threshold  # [B, K]
         neg_logits = neg_logits.masked_fill(false_neg | (inputs.negative_tiers < 0), float("-inf"))
-        if self.config.tier_weights and neg_logits.numel():
-            w = torch.ones(int(inputs.negative_tiers.max()) + 1 if inputs.negative_tiers.numel() else 1,
-                           device=pred.device)
-            n = min(len(self.config.tier_weights), w.shape[0])
-            w[:n] = torch.tensor(self.config.tier_weights[:n], device=pred.device)
-            neg_logits = neg_logits + torch.log(w[inputs.negative_tiers.clamp_min(0)])
+        if self.config.tier_weights:  # a table lookup: no host read (a captured step cannot read the device)
+            last = len(self.config.tier_weights)
+            neg_logits = neg_logits + self.log_tier_weights[inputs.negative_tiers.clamp(0, last)]
         pos_logit = pos_logit.squeeze(1)  # [B]
         parts = [pos_logit, torch.logsumexp(neg_logits, dim=1)]  # log-partition blocks, each [B]
         rivals = [neg_logits.detach().amax(dim=1)] if neg_logits.shape[1] else []

@@ -113,3 +113,19 @@ def test_centroid__decreases_as_prediction_moves_toward_true_centroid():
         values.append(float(loss(moved)["loss"]))
     assert all(b < a for a, b in zip(values, values[1:])), values
     assert float(loss(moved)["accuracy"]) == 1.0
+
+
+def test_infonce_tier_weights__add_log_weight_per_tier_without_a_host_read():
+    """Tier t's negatives get log w_t added to their logit; tiers past the list weigh 1; tier -1 is masked."""
+    inputs = random_loss_inputs(batch=6, negatives=4, seed=3)
+    tiers = torch.tensor([[0, 1, 2, -1]] * 6)
+    inputs = attrs.evolve(inputs, negative_tiers=tiers)
+    weighted = InfoNCELoss(InfoNCEConfig(in_batch=False, tier_weights=(2.0, 0.5)))(inputs)["loss"]
+    t = InfoNCEConfig().temperature
+    norm = torch.nn.functional.normalize
+    pred, pos, neg = norm(inputs.prediction, dim=-1), norm(inputs.positive, dim=-1), norm(inputs.negatives, dim=-1)
+    pos_logit = (pred * pos).sum(-1) / t
+    neg_logits = (pred.unsqueeze(1) * neg).sum(-1) / t + torch.tensor([math.log(2.0), math.log(0.5), 0.0, 0.0])
+    neg_logits[:, 3] = float("-inf")
+    expected = (torch.logsumexp(torch.cat([pos_logit[:, None], neg_logits], 1), 1) - pos_logit).mean()
+    assert float(weighted) == pytest.approx(float(expected), rel=1e-5)

@@ -137,11 +137,23 @@ def test_graphed_step__a_nonfinite_step_is_recorded_with_its_step(tiny_recipe_te
     assert report.skipped == 1 and report.message.endswith("at step 4")
 
 
-def test_cuda_graph_on_a_cpu_run_is_ignored_with_a_warning(tiny_recipe_text, registries, caplog):
-    with caplog.at_level(logging.WARNING, logger="jasper.train"):
-        setup = _setup(tiny_recipe_text, registries, "train.cuda_graph=true")
-    assert setup.graphed is None
-    assert "train.cuda_graph needs a CUDA device" in caplog.text
+def test_cuda_graph_on_a_cpu_run_warns_once_and_a_run_resumes_with_it_toggled(tiny_recipe_text, plugins, tmp_path, caplog):
+    """cuda_graph changes speed, not results: a run resumes with it switched (a failed capture says to switch it off)."""
+    from conftest import StopAfter
+    from jasper_core.testing import plugins_with
+    from jasper_core.training.trainer import Trainer
+
+    def train(plugins_, overrides, resume=None):
+        recipe = recipe_from_text(tiny_recipe_text, plugins.registries, overrides=overrides)
+        return Trainer(recipe, plugins_, run_dir=tmp_path / "run", resume=resume).fit()
+
+    with caplog.at_level(logging.WARNING, logger="jasper.train"), pytest.raises(KeyboardInterrupt):
+        train(plugins_with(StopAfter(1)), ["train.cuda_graph=true"])
+    assert sum("train.cuda_graph needs a CUDA device" in r.getMessage() for r in caplog.records) == 1
+    results = train(plugins, ["train.cuda_graph=false"], resume="auto")
+    assert results.checkpoint == "best"
+    with pytest.raises(Exception, match="recipe differs"):
+        train(plugins, ["train.cuda_graph=false", "optim.lr=0.5"], resume="auto")
 
 
 @pytest.mark.parametrize("override, words", [('train.precision="fp16"', "fp16"),
@@ -169,16 +181,13 @@ def test_trainer_with_a_captured_step_writes_what_the_eager_run_writes(tiny_reci
         return results.flat(), [{k: v for k, v in e.items() if k not in drop} for e in epochs if e["event"] == "epoch"]
 
     expected = run("eager")
-    real = trainer_module.assemble
     steps = []
 
-    def assemble_graphed(*args, **kwargs):
-        setup = real(*args, **kwargs)
-        setup.graphed = GraphedStep(ReplayByRerun())
-        steps.append(setup.graphed)
-        return setup
+    def graphed(recipe, device):
+        steps.append(GraphedStep(ReplayByRerun()))
+        return steps[-1]
 
-    monkeypatch.setattr(trainer_module, "assemble", assemble_graphed)
+    monkeypatch.setattr(trainer_module, "graphed_step", graphed)
     got = run("graphed")
     assert steps[0].captures == 1 and not steps[0].disabled
     assert got == expected
