@@ -45,11 +45,41 @@ def worker(args: argparse.Namespace) -> None:
 
         @hookimpl
         def jasper_epoch_end(self, run, epoch, metrics):
-            if run.rank == 0:
+            if run.rank == 0 and epoch != args.profile_epoch:  # the profiled epoch runs slower: not a figure
                 self.pairs_per_s.append(metrics["pairs_per_s"])
 
+    class Profile:
+        """With --profile-epoch: every rank profiles that epoch and writes its top kernels to --log-dir."""
+
+        prof = None
+
+        @hookimpl
+        def jasper_epoch_start(self, run, epoch):
+            if epoch == args.profile_epoch:
+                activities = [torch.profiler.ProfilerActivity.CPU]
+                if torch.cuda.is_available():
+                    activities.append(torch.profiler.ProfilerActivity.CUDA)
+                self.prof = torch.profiler.profile(activities=activities)
+                self.prof.start()
+
+        @hookimpl
+        def jasper_epoch_end(self, run, epoch, metrics):
+            if self.prof is None or epoch != args.profile_epoch:
+                return
+            self.prof.stop()
+            steps = run.steps_per_epoch
+            kernels = [e for e in self.prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+            busy = sum(e.device_time for e in kernels) / 1e3 / steps
+            wall = metrics["epoch_seconds"] * 1e3 / steps
+            head = (f"rank {run.rank} of {run.world_size}; epoch {epoch}: {steps} steps, wall {wall:.3f} ms/step "
+                    f"(profiled), device kernel time {busy:.3f} ms/step, {len(kernels) / steps:.0f} kernels/step\n")
+            table = self.prof.key_averages().table(sort_by="device_time_total", row_limit=30, max_name_column_width=80)
+            out = Path(args.log_dir or ".") / f"profile-world{run.world_size}-rank{run.rank}.txt"
+            out.write_text(head + table)
+            self.prof = None
+
     speed = Speed()
-    plugins = plugins_with(speed)
+    plugins = plugins_with(speed, Profile()) if args.profile_epoch else plugins_with(speed)
     overrides = [set_override("data.path", args.data), f"train.batch_size={args.batch_size}",
                  f"train.epochs={args.epochs}", set_override("train.device", args.device),
                  set_override("train.precision", args.precision), set_override("train.compile", args.compile),
@@ -70,7 +100,8 @@ def run_job(args: argparse.Namespace, data: Path, procs: int, tmp: Path) -> dict
            "--worker", "--data", str(data), "--recipe", args.recipe, "--batch-size", str(args.batch_size),
            "--epochs", str(args.epochs), "--device", args.device, "--precision", args.precision, "--compile", args.compile,
            *(["--cuda-graph"] if args.cuda_graph else []),
-           *(x for item in args.set for x in ("--set", item)), "--run-dir", str(tmp / f"run-{procs}"), "--result", str(result)]
+           *(x for item in args.set for x in ("--set", item)),
+           *(["--profile-epoch", str(args.profile_epoch), "--log-dir", str(args.log_dir)] if args.profile_epoch else []), "--run-dir", str(tmp / f"run-{procs}"), "--result", str(result)]
     log = (Path(args.log_dir) if args.log_dir else tmp) / f"job-{procs}.log"
     started = time.perf_counter()
     with log.open("w") as sink:  # the job's own output, as it comes (kept with --log-dir)
@@ -104,6 +135,9 @@ def main() -> None:
     ap.add_argument("--cuda-graph", action="store_true", help="train.cuda_graph: the whole step as one CUDA graph")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="a recipe override for both jobs (repeatable), e.g. loss[1].gather=false")
+    ap.add_argument("--profile-epoch", type=int, default=0,
+                    help="profile this epoch on every rank (left out of pairs/s); each rank writes its top kernels to "
+                         "--log-dir (profile-world*-rank*.txt)")
     ap.add_argument("--job-timeout", type=int, default=0, help="seconds each job may take (0: no limit)")
     ap.add_argument("--log-dir", help="keep each job's output here (job-1.log, job-N.log)")
     ap.add_argument("--gpus", type=int, default=2, help="processes of the larger job (GPUs, or CPU processes)")
