@@ -118,6 +118,8 @@ def compute_losses(setup: Setup, batch: Batch, *, step: int, total_steps: int, a
     try:
         return setup.compiled(setup, batch, step, total_steps, aux_active)
     except Exception as exc:  # noqa: BLE001 - decided by the eager step below
+        if batch.question.is_cuda and torch.cuda.is_current_stream_capturing():
+            raise  # inside train.cuda_graph's capture: the capture is lost; GraphedStep decides (graphed.py)
         out = forward_losses(setup, batch, step, total_steps, aux_active)  # raises the step's own error
         log.warning(f"train.compile failed at step {step} ({type(exc).__name__}: {first_line(exc)}); "
                     "the run continues eagerly (same results, slower)")
