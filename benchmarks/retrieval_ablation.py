@@ -104,7 +104,7 @@ def uniform_routing_scores(run_dir: Path, metric: str) -> dict[str, float] | Non
 
     from jasper_core import Router, load_plugins
     from jasper_core.evaluation.evaluate import run_evaluation
-    from jasper_core.training.run_dir import load_trained
+    from jasper_core.training.run_state import load_trained
 
     class UniformRouter(Router):
         def __init__(self, num_clusters: int) -> None:

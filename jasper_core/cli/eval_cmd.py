@@ -10,7 +10,8 @@ from jasper_core.contracts import SPLITS
 from jasper_core.errors import WriteError
 from jasper_core.evaluation.evaluate import run_evaluation
 from jasper_core.evaluation.report import eval_table, routing_summary, verdict
-from jasper_core.training.run_dir import RunDir, load_trained
+from jasper_core.training.run_dir import RunDir
+from jasper_core.training.run_state import load_trained
 
 
 def run(args: argparse.Namespace, plugins) -> int:

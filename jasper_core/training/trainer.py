@@ -31,7 +31,8 @@ from jasper_core.training.compiled import check_compile_mode
 from jasper_core.training.graphed import graphed_step, side_stream
 from jasper_core.training.health import prediction_health
 from jasper_core.training.loggers import register_loggers, unregister_loggers
-from jasper_core.training.run_dir import RunDir, checkpoint_state, load_weights, restore_state
+from jasper_core.training.run_dir import RunDir
+from jasper_core.training.run_state import checkpoint_state, load_weights, restore_state
 from jasper_core.training.step import train_rows
 
 class Trainer:

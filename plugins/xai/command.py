@@ -16,7 +16,7 @@ from rich.markup import escape
 from jasper_core import hookimpl
 from jasper_core.contracts.steering import SteeringInputs, steering
 from jasper_core.errors import JasperError
-from jasper_core.training.run_dir import load_trained
+from jasper_core.training.run_state import load_trained
 from jasper_plugins.xai.explainer import XAI
 
 log = logging.getLogger("jasper.xai")

@@ -8,7 +8,7 @@ from jasper_core.cli.main import main
 from jasper_core.errors import RecipeError
 from jasper_core.recipe import recipe_from_text
 from jasper_core.training.assemble import assemble
-from jasper_core.training.run_dir import load_trained
+from jasper_core.training.run_state import load_trained
 from jasper_core.validators import non_empty, open_unit, positive
 
 

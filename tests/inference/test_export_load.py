@@ -10,7 +10,7 @@ import jasper
 from jasper_core import StepState, variant_code
 from jasper_core.cli.main import main
 from jasper_core.errors import JasperError
-from jasper_core.training.run_dir import load_trained
+from jasper_core.training.run_state import load_trained
 from jasper_plugins.metrics.ranks import true_ranks
 
 

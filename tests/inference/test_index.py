@@ -72,7 +72,7 @@ def test_model_index__faiss_and_torch_backends_agree_on_the_models_search(export
 
 
 def test_export_faiss__the_training_corpus_is_searched_in_three_lines(exported, tiny_run, plugins):
-    from jasper_core.training.run_dir import load_trained
+    from jasper_core.training.run_state import load_trained
 
     setup, _, _ = load_trained(tiny_run.path, plugins, prefer="last")
     ds = setup.dataset

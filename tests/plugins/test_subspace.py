@@ -6,7 +6,7 @@ import torch
 from conftest import write_synthetic
 from jasper_core.recipe import recipe_from_text
 from jasper_core.training.assemble import build_model
-from jasper_core.training.run_dir import load_trained
+from jasper_core.training.run_state import load_trained
 from jasper_core.training.trainer import Trainer
 from jasper_plugins.metrics.ranks import true_ranks
 from jasper_plugins.metrics.routing import routed_ranks

@@ -10,7 +10,8 @@ from torch import nn
 from conftest import copy_run
 from hostile import snapshot
 from jasper_core.errors import CheckpointError
-from jasper_core.training.run_dir import RunDir, load_weights, restore_state
+from jasper_core.training.run_dir import RunDir
+from jasper_core.training.run_state import load_weights, restore_state
 
 
 def fake_setup():
@@ -109,7 +110,7 @@ def test_load_trained__refuses_data_with_other_clusters_of_the_same_count(tiny_r
     import json
 
     from conftest import write_synthetic
-    from jasper_core.training.run_dir import load_trained
+    from jasper_core.training.run_state import load_trained
 
     other = write_synthetic(tmp_path / "other")
     meta = json.loads((other / "config.json").read_text())
@@ -149,7 +150,7 @@ def test_load_trained__refuses_data_from_another_embedding_model(tiny_run, tmp_p
     import json
 
     from conftest import write_synthetic
-    from jasper_core.training.run_dir import load_trained
+    from jasper_core.training.run_state import load_trained
 
     other = write_synthetic(tmp_path / "other")  # same dimension and clusters, another embedding model
     meta = json.loads((other / "config.json").read_text())

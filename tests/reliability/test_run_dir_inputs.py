@@ -10,7 +10,8 @@ from jasper_core.cli.main import main
 from jasper_core.testing import plugins_with
 from jasper_core.errors import CheckpointError, JasperError, RecipeError
 from jasper_core.recipe import recipe_from_text
-from jasper_core.training.run_dir import RunDir, load_trained
+from jasper_core.training.run_dir import RunDir
+from jasper_core.training.run_state import load_trained
 from jasper_core.training.trainer import Trainer
 
 
