@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Iterator
 
 from jasper_core.errors import JasperError
+from jasper_core.training.checkpoint import os_reason
 
 
 def check_free(out: Path, hint: str) -> None:
@@ -36,6 +37,6 @@ def atomic_directory(out: Path, what: str, hint: str) -> Iterator[Path]:
             out.rmdir()
         os.replace(tmp, out)
     except OSError as exc:
-        raise JasperError(f"{out}: cannot write the {what} ({exc.strerror or exc})") from None
+        raise JasperError(f"{out}: cannot write the {what} ({os_reason(exc)})") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -44,10 +44,14 @@ class UnreadableFile(Exception):
         self.reason, self.runs_code = reason, runs_code
 
 
+def os_reason(exc: OSError) -> str:
+    """What the operating system said, in words a user acts on (``the disk is full``)."""
+    return _HINTS.get(exc.errno or -1) or exc.strerror or type(exc).__name__
+
+
 def write_failure(path: Path, exc: OSError) -> WriteError:
     """One line naming ``path`` and what the operating system said."""
-    what = _HINTS.get(exc.errno or -1) or exc.strerror or type(exc).__name__
-    return WriteError(f"{path}: cannot write ({what}); nothing there was changed")
+    return WriteError(f"{path}: cannot write ({os_reason(exc)}); nothing there was changed")
 
 
 class _Sink:
