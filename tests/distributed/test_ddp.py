@@ -73,6 +73,14 @@ type = "jsonl"
 """
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def torchrun(mode: str, recipe: Path, run_dir: Path, out: Path, timeout: float = 240) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "JASPER_DIST_TIMEOUT_S": "60"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(WORKER),
@@ -239,3 +247,25 @@ def test_torchrun__a_failing_rank_ends_the_job_with_its_error_and_no_rank_hangs(
     out = proc.stdout + proc.stderr
     assert "error: rank 1: broke on purpose in epoch 2" in out
     assert not (tmp_path / "run" / "checkpoints" / "epoch-2.pt").exists()  # rank 0 did not finish epoch 2 alone
+
+
+def test_ddp__two_nodes_of_one_process_train_what_one_node_of_two_trains(ddp_run, tmp_path):
+    """torchrun's multi-node launch (static rendezvous), both "nodes" on this host: each process is local
+    rank 0 of its node, global ranks 0 and 1; the result is the one-node job's, and only rank 0 writes."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "JASPER_DIST_TIMEOUT_S": "60"}
+    port = free_port()
+    nodes = [subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nnodes=2", f"--node_rank={node}",
+                               "--nproc_per_node=1", "--master_addr=127.0.0.1", f"--master_port={port}", str(WORKER),
+                               "train", str(ddp_run.recipe), str(tmp_path / "run"), str(tmp_path / "out")],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) for node in (0, 1)]
+    outputs = [node.communicate(timeout=240)[0] for node in nodes]
+    assert [node.returncode for node in nodes] == [0, 0], "\n".join(o[-2000:] for o in outputs)
+    for rank in (0, 1):
+        two_nodes = torch.load(tmp_path / "out" / f"weights-rank{rank}.pt", weights_only=True)
+        one_node = torch.load(ddp_run.out / f"weights-rank{rank}.pt", weights_only=True)
+        for part in ("model", "target"):
+            for key, value in one_node[part].items():
+                torch.testing.assert_close(two_nodes[part][key], value, rtol=1e-6, atol=1e-7, msg=f"{part}.{key}")
+    events = [json.loads(line) for line in (tmp_path / "run" / "history.jsonl").read_text().splitlines()]
+    assert [e["world_size"] for e in events if e["event"] == "run_start"] == [2]
+    assert sum(e["event"] == "run_end" for e in events) == 1
