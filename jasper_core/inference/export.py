@@ -117,7 +117,6 @@ def export_model(path: str | Path, out: str | Path, plugins: Any, *, prefer: str
     from safetensors.torch import save_file
 
     from jasper_core.training.run_dir import RunDir
-
     from jasper_core.training.run_state import load_trained
 
     out = Path(out)
