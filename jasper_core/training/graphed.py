@@ -11,7 +11,8 @@ the step number of the non-finite record.
 The first step of each kind (auxiliary losses on or off) runs eagerly and watches whether the
 model or a loss reads ``state.step`` (``step_reads.py``): a captured step would freeze that value,
 so such a recipe (``subspace``: the router's temperature schedule) trains without the graph, with
-one warning. So does a run whose capture fails (the reason in one line), an optimiser without a
+one warning. So does a step that reads a tensor's value on the host (``.item()`` in a plugin: the
+warning names the line), a run whose capture fails (the reason in one line), an optimiser without a
 fused kernel (SGD) and a batch of another size (an incomplete last batch runs eagerly). With
 ``train.compile = "default"`` two more eager steps compile the forward before the capture.
 
@@ -33,6 +34,7 @@ import torch
 from jasper_core.errors import JasperError, first_line
 from jasper_core.training.assemble import Setup
 from jasper_core.training.step import StepResult, schedules, train_rows, update
+from jasper_core.training.step_reads import HostReads
 
 log = logging.getLogger("jasper.train")
 
@@ -158,18 +160,25 @@ class GraphedStep:
         return self._capture(setup, rows, codes, **kw)
 
     def _watched(self, setup: Setup, rows: torch.Tensor, codes: torch.Tensor, **kw: Any) -> StepResult:
-        """One eager (uncompiled) step that records whether anything reads ``state.step``."""
+        """One eager (uncompiled) step that records whether anything reads ``state.step`` or reads a
+        tensor's value on the host (``step_reads.py``); either turns the graph off."""
+        if not getattr(setup.optimizer, "_step_supports_amp_scaling", False):
+            self._disable(f'optim.type "{setup.recipe.optim.type}" has no fused kernel to capture (use "adam" or "adamw")')
+            return train_rows(setup, rows, codes, **kw)
         compiled, setup.compiled, setup.watch = setup.compiled, None, set()
         try:
-            result = train_rows(setup, rows, codes, **kw)
+            with HostReads() as host:
+                result = train_rows(setup, rows, codes, **kw)
         finally:
             reads, setup.watch = setup.watch, None
             setup.compiled = compiled if setup.compiled is None else setup.compiled
         if reads:
             self._disable(f"{setup.recipe.model.type!r} or one of its losses reads state.step (a schedule inside "
                           "the forward), which a captured step would freeze")
-        elif not getattr(setup.optimizer, "_step_supports_amp_scaling", False):
-            self._disable(f'optim.type "{setup.recipe.optim.type}" has no fused kernel to capture (use "adam" or "adamw")')
+        elif host.first is not None:
+            op, where = host.first
+            self._disable(f"the step reads a tensor's value on the host ({op}, e.g. .item() or float(tensor), at "
+                          f"{where}), which a captured step cannot do")
         return result
 
     def _capture(self, setup: Setup, rows: torch.Tensor, codes: torch.Tensor, *, step: int, total_steps: int,

@@ -119,6 +119,26 @@ def test_graphed_step__a_model_that_reads_the_step_is_not_captured(synthetic_dir
     assert sum("train.cuda_graph" in r.getMessage() for r in caplog.records) == 1
 
 
+class ReadsOnTheHost(torch.nn.Module):
+    """A loss that turns a tensor into a Python number: fine eagerly, impossible inside a CUDA graph."""
+
+    def forward(self, inputs):
+        scale = float(inputs.prediction.detach().abs().mean())  # the host read
+        return {"loss": inputs.prediction.pow(2).mean() / max(scale, 1e-6)}
+
+
+def test_graphed_step__a_host_read_in_a_loss_is_named_and_nothing_is_captured(tiny_recipe_text, registries, caplog):
+    setup = _setup(tiny_recipe_text, registries)
+    setup.composer.losses["jepa"] = ReadsOnTheHost()
+    step = GraphedStep(ReplayByRerun(fail=True))  # a capture attempt would say "capturing the step failed"
+    with caplog.at_level(logging.WARNING, logger="jasper.train"):
+        _train(setup, step, epochs=1)
+    assert step.captures == 0
+    assert step.disabled.startswith("the step reads a tensor's value on the host (_local_scalar_dense")
+    assert f"{__file__}:" in step.disabled  # the line of the plugin that read it
+    assert sum("train.cuda_graph" in r.getMessage() for r in caplog.records) == 1
+
+
 def test_graphed_step__a_nonfinite_step_is_recorded_with_its_step(tiny_recipe_text, registries):
     """The step number of the non-finite record comes from the graph's step tensor, not the capture's value."""
     setup = _setup(tiny_recipe_text, registries, "train.nonfinite=skip")
