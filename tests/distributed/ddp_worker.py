@@ -2,10 +2,13 @@
 
     torchrun --standalone --nproc_per_node=2 tests/distributed/ddp_worker.py train RECIPE RUN_DIR OUT_DIR
     torchrun --standalone --nproc_per_node=2 tests/distributed/ddp_worker.py fail RECIPE RUN_DIR OUT_DIR
+    torchrun --standalone --nproc_per_node=2 tests/distributed/ddp_worker.py graphed RECIPE RUN_DIR OUT_DIR
 
 ``train``: ``jasper train RECIPE --run-dir RUN_DIR`` through the CLI; each rank leaves in OUT_DIR the
 weights it trained (before the final evaluation loads best.pt), the sharded evaluation of an
 untrained model, and a gathered InfoNCE loss with its gradient. ``fail``: rank 1 raises in epoch 2.
+``graphed``: ``train`` with the captured step of ``train.cuda_graph`` (its capture replaced by the CPU
+stand-in ``conftest.ReplayByRerun``); each rank leaves its weights and what the captured step did.
 """
 
 from __future__ import annotations
@@ -72,10 +75,31 @@ class FailOnRank1:
             raise JasperError("broke on purpose in epoch 2")
 
 
+def train_graphed(recipe: str, run_dir: str, out: Path) -> int:
+    import json
+
+    import jasper_core.training.trainer as trainer_module
+    from jasper_core.training.graphed import GraphedStep
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from conftest import ReplayByRerun
+
+    steps = []
+    trainer_module.graphed_step = lambda recipe, device: steps.append(GraphedStep(ReplayByRerun())) or steps[-1]
+    join(torch.device("cpu"))
+    dump_trained_weights(out)
+    code = cli.main(["train", recipe, "--run-dir", run_dir])
+    (out / f"graphed-rank{os.environ['RANK']}.json").write_text(json.dumps({"captures": steps[0].captures,
+                                                                        "disabled": steps[0].disabled}))
+    return code
+
+
 def main() -> int:
     mode, recipe, run_dir, out = sys.argv[1:5]
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if mode == "graphed":
+        return train_graphed(recipe, run_dir, out_dir)
     if mode == "fail":
         plugins = plugins_with(FailOnRank1())
         cli.get_plugins = lambda args: plugins

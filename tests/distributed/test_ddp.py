@@ -269,3 +269,24 @@ def test_ddp__two_nodes_of_one_process_train_what_one_node_of_two_trains(ddp_run
     events = [json.loads(line) for line in (tmp_path / "run" / "history.jsonl").read_text().splitlines()]
     assert [e["world_size"] for e in events if e["event"] == "run_start"] == [2]
     assert sum(e["event"] == "run_end" for e in events) == 1
+
+
+def test_ddp__the_captured_step_trains_what_the_eager_job_trains(ddp_run, tmp_path):
+    """train.cuda_graph's logic under DDP, on CPUs (the capture stood in for by re-running the step): both
+    ranks watch the first step, warm up, capture at the same step and end with the eager job's weights."""
+    from jasper_core.training.graphed import WARMUP_DDP
+
+    recipe = tmp_path / "long.toml"  # 6 steps per epoch: the capture (after 12 eager steps) then replays
+    recipe.write_text(RECIPE.format(path=ddp_run.synthetic_dir, batch=PER_DEVICE).replace("epochs = 2", "epochs = 4"))
+    for mode in ("train", "graphed"):
+        proc = torchrun(mode, recipe, tmp_path / mode, tmp_path / f"{mode}-out")
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert load_checkpoint(tmp_path / "graphed" / "checkpoints" / "last.pt")["step"] > WARMUP_DDP + 1
+    for rank in (0, 1):
+        assert json.loads((tmp_path / "graphed-out" / f"graphed-rank{rank}.json").read_text()) == \
+            {"captures": 1, "disabled": ""}
+        eager = torch.load(tmp_path / "train-out" / f"weights-rank{rank}.pt", weights_only=True)
+        graphed = torch.load(tmp_path / "graphed-out" / f"weights-rank{rank}.pt", weights_only=True)
+        for part in ("model", "target"):
+            for key, value in eager[part].items():
+                assert torch.equal(graphed[part][key], value), (rank, part, key)

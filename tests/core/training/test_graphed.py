@@ -19,24 +19,7 @@ from jasper_core.training.batches import epoch_rows
 from jasper_core.training.graphed import GraphedStep
 from jasper_core.training.step import train_rows
 
-
-class ReplayByRerun:
-    """A capture backend for the CPU: ``capture`` runs the step once; ``replay`` runs it again into the same outputs."""
-
-    def __init__(self, fail: bool = False) -> None:
-        self.fail = fail
-
-    def capture(self, fn):
-        if self.fail:
-            raise RuntimeError("CUDA error: operation not permitted when stream is capturing\nmore detail")
-        out = fn()
-
-        def replay():
-            names, values, taken = fn()
-            out[1].copy_(values)
-            out[2].copy_(taken)
-
-        return out, replay
+from conftest import ReplayByRerun
 
 
 def _setup(text, registries, *overrides):
