@@ -39,7 +39,7 @@ from jasper_core.training.step_reads import HostReads
 log = logging.getLogger("jasper.train")
 
 #: Eager steps before a capture: the watched step, plus two to compile the forward under ``train.compile``;
-#: under DDP at least 12 (DDP samples its runtime statistics, with host reads, in its first iterations).
+#: under DDP at least 12 (PyTorch's CUDA-graph notes ask for 11 eager DDP iterations before a capture).
 WARMUP_EAGER, WARMUP_COMPILED, WARMUP_DDP = 1, 3, 12
 
 
@@ -117,7 +117,7 @@ class GraphedStep:
     def __init__(self, backend: Any = None) -> None:
         self.backend = backend or CudaGraphs()
         self.disabled = ""  # why the run trains without the graph ("" while it does not)
-        self._key: tuple | None = None  # (aux_active, batch size) that the warm-up count and the graph are for
+        self._aux: bool | None = None  # aux_active of the steps that the warm-up count and the graph are for
         self._warm = 0
         self._replay: Callable[[], None] | None = None
         self._guard_version = -1
@@ -145,9 +145,8 @@ class GraphedStep:
         kw = dict(step=step, total_steps=total_steps, aux_active=aux_active)
         if self.disabled or rows.shape[0] != setup.recipe.train.batch_size:
             return train_rows(setup, rows, codes, **kw)
-        key = (aux_active, rows.shape[0])
-        if key != self._key:
-            self._key, self._warm = key, 0
+        if aux_active != self._aux:  # other loss terms: another step to warm up and capture
+            self._aux, self._warm = aux_active, 0
             self.reset()
         if self._replay is not None and setup.guard.version == self._guard_version:
             return self._run(setup, rows, codes, step, total_steps)
@@ -211,7 +210,7 @@ class GraphedStep:
         self._tables = table_addresses(setup.dataset)
         self._guard_version = setup.guard.version
         self._out = (names, values, taken)
-        return StepResult(names=names, values=values, scalars={"lr": lr, "ema_decay": decay}, taken=taken)
+        return self._result(lr, decay)
 
     def _run(self, setup: Setup, rows: torch.Tensor, codes: torch.Tensor, step: int, total_steps: int) -> StepResult:
         """Replay the captured step on this batch."""
@@ -222,5 +221,9 @@ class GraphedStep:
         self._decay.fill_(decay)
         self._count.fill_(step)
         self._replay()
+        return self._result(lr, decay)
+
+    def _result(self, lr: float, decay: float) -> StepResult:
+        """The latest step's metrics: the captured output tensors (rewritten by the next replay)."""
         names, values, taken = self._out
         return StepResult(names=names, values=values, scalars={"lr": lr, "ema_decay": decay}, taken=taken)

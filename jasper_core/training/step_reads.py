@@ -49,8 +49,10 @@ class HostReads(TorchDispatchMode):
         self.first: tuple[str, str] | None = None
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        if self.first is None and func.__name__.split(".")[0] in HOST_READ_OPS:
-            self.first = (func.__name__.split(".")[0], _caller())
+        if self.first is None:
+            op = func.__name__.split(".")[0]  # "_local_scalar_dense.default" → "_local_scalar_dense"
+            if op in HOST_READ_OPS:
+                self.first = (op, _caller())
         return func(*args, **(kwargs or {}))
 
 

@@ -35,6 +35,7 @@ from jasper_core.training.run_dir import RunDir
 from jasper_core.training.run_state import checkpoint_state, load_weights, restore_state
 from jasper_core.training.step import train_rows
 
+
 class Trainer:
     """Train a recipe into ``run_dir``.
 
@@ -55,7 +56,9 @@ class Trainer:
         self.plugins = plugins
         self.run_dir = RunDir(run_dir)
         self.recipe_name = recipe_name
-        self.world = distributed.join(resolve_device(recipe.train.device))
+        requested = resolve_device(recipe.train.device)
+        self.world = distributed.join(requested)
+        self.device = distributed.device_for(requested, self.world)  # this rank's device (cuda:LOCAL_RANK under torchrun)
         self.resume_from = distributed.from_main(lambda: self._resume_path(resume), self.world)
         self.loggers: list[Any] = []
         self.best: dict[str, Any] = {}
@@ -131,9 +134,8 @@ class Trainer:
 
         The run directory is locked for the whole run (by rank 0): a second process gets one clear line.
         """
-        device = distributed.device_for(resolve_device(self.recipe.train.device), self.world)
         with (self.run_dir.lock() if self.world.is_main else contextlib.nullcontext(),
-              side_stream(device) if self.recipe.train.cuda_graph else contextlib.nullcontext()):
+              side_stream(self.device) if self.recipe.train.cuda_graph else contextlib.nullcontext()):
             # again, under the lock: another process may have written here since (rank 0 decides for all)
             self.resume_from = distributed.from_main(lambda: self._resume_path(self._resume), self.world)
             return self._fit()
@@ -142,8 +144,7 @@ class Trainer:
         recipe = self.recipe
         world = self.world
         check_compile_mode(recipe.train.compile, world)
-        setup = assemble(recipe, self.plugins.registries,
-                         device=distributed.device_for(resolve_device(recipe.train.device), world))
+        setup = assemble(recipe, self.plugins.registries, device=self.device)
         gen = torch.Generator().manual_seed(recipe.train.seed)
         step, start_epoch, logger_state = 0, 0, {}
         if self.resume_from is not None:
