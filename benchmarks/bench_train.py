@@ -24,14 +24,13 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from common import synthetic_dataset_dir
+from common import add_step_arguments, step_overrides
 from jasper_core import hookimpl
 from jasper_core.recipe import load_recipe
 from jasper_core.recipe.overrides import set_override
 from jasper_core.testing import plugins_with
 from jasper_core.training.assemble import AUTOCAST_DTYPES, assemble
 from jasper_core.training.batches import epoch_batches
-from jasper_core.training.compiled import COMPILE_MODES
 from jasper_core.training.step import train_step
 from jasper_core.training.trainer import Trainer
 
@@ -105,24 +104,12 @@ def phase_shares(setup, steps: int) -> dict[str, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--recipe", default="jepa_base")
-    ap.add_argument("--data", help="dataset directory (default: synthetic, --pairs x --dim)")
-    ap.add_argument("--pairs", type=int, default=20000)
-    ap.add_argument("--dim", type=int, default=384)
-    ap.add_argument("--batch-size", type=int, default=64)
+    add_step_arguments(ap)
     ap.add_argument("--epochs", type=int, default=3)
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--precision", default="fp32", choices=sorted(AUTOCAST_DTYPES))
-    ap.add_argument("--compile", default="off", choices=COMPILE_MODES,
-                    help="train.compile (the first epoch then includes the compilation)")
-    ap.add_argument("--cuda-graph", action="store_true", help="train.cuda_graph: the whole step as one CUDA graph")
     ap.add_argument("--matmul-size", type=int, default=0, help="matmul peak size (default 1024 on CPU, 8192 on GPU)")
     args = ap.parse_args()
-    data = Path(args.data) if args.data else synthetic_dataset_dir(args.pairs, args.dim)
-    overrides = [set_override("data.path", str(data)), f"train.batch_size={args.batch_size}",
-                 f"train.epochs={args.epochs}", set_override("train.device", args.device),
-                 set_override("train.precision", args.precision), set_override("train.compile", args.compile),
-                 f"train.cuda_graph={str(args.cuda_graph).lower()}", f"eval.every={args.epochs}", "logger=[]"]
+    data, overrides = step_overrides(args)
+    overrides += [f"train.epochs={args.epochs}", f"eval.every={args.epochs}"]
     speed = EpochSpeed()
     plugins = plugins_with(speed)
     recipe = load_recipe(args.recipe, plugins.registries, overrides)

@@ -17,18 +17,14 @@ import argparse
 import cProfile
 import pstats
 import time
-from pathlib import Path
-
 import torch
 
-from common import synthetic_dataset_dir
+from common import add_step_arguments, step_overrides
 from jasper_core.errors import JasperError
 from jasper_core.recipe import load_recipe
-from jasper_core.recipe.overrides import set_override
 from jasper_core.testing import plugins_with
-from jasper_core.training.assemble import AUTOCAST_DTYPES, assemble
+from jasper_core.training.assemble import assemble
 from jasper_core.training.batches import epoch_rows
-from jasper_core.training.compiled import COMPILE_MODES
 from jasper_core.training.step import train_rows
 
 
@@ -43,26 +39,15 @@ def endless_rows(setup, batch_size: int):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--recipe", default="jepa_base")
-    ap.add_argument("--data", help="dataset directory (default: synthetic, --pairs x --dim)")
-    ap.add_argument("--pairs", type=int, default=20000)
-    ap.add_argument("--dim", type=int, default=384)
-    ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--precision", default="fp32", choices=sorted(AUTOCAST_DTYPES))
-    ap.add_argument("--compile", default="off", choices=COMPILE_MODES)
-    ap.add_argument("--cuda-graph", action="store_true", help="train.cuda_graph: the whole step as one CUDA graph")
+    add_step_arguments(ap)
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--top", type=int, default=15)
     ap.add_argument("--host", action="store_true", help="also print the host's Python functions by own time (cProfile)")
     args = ap.parse_args()
-    data = Path(args.data) if args.data else synthetic_dataset_dir(args.pairs, args.dim)
+    _, overrides = step_overrides(args)
     plugins = plugins_with()
-    recipe = load_recipe(args.recipe, plugins.registries, [
-        set_override("data.path", str(data)), f"train.batch_size={args.batch_size}", set_override("train.device", args.device),
-        set_override("train.precision", args.precision), set_override("train.compile", args.compile),
-        f"train.cuda_graph={str(args.cuda_graph).lower()}", "logger=[]"])
+    recipe = load_recipe(args.recipe, plugins.registries, overrides)
     setup = assemble(recipe, plugins.registries)
     device = setup.device
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
