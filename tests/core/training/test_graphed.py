@@ -1,6 +1,6 @@
 """train.cuda_graph: the captured step's plumbing, run on the CPU with a backend that replays by re-running.
 
-A real CUDA graph is exercised on a GPU (tests/gpu); here ``ReplayByRerun`` stands in for it: the step
+A real CUDA graph is exercised on a GPU (test_graphed_cuda.py, skipped without one); here ``ReplayByRerun`` stands in for it: the step
 runs once at capture and each replay runs it again from the graph's input tensors and copies the
 results into the captured outputs — so a value the replay does not take from those inputs (the batch,
 the learning rate, the EMA decay, the step) or an output the trainer keeps across replays shows up as
@@ -12,14 +12,13 @@ import logging
 import pytest
 import torch
 
+from conftest import ReplayByRerun
 from jasper_core.recipe import load_recipe, recipe_from_text
 from jasper_core.recipe.overrides import set_override
 from jasper_core.training.assemble import assemble
 from jasper_core.training.batches import epoch_rows
 from jasper_core.training.graphed import GraphedStep
 from jasper_core.training.step import train_rows
-
-from conftest import ReplayByRerun
 
 
 def _setup(text, registries, *overrides):
