@@ -94,6 +94,18 @@ def worker(args: argparse.Namespace) -> None:
                                                  "world_size": trainer.world.size}))
 
 
+def check_recipe(args: argparse.Namespace) -> None:
+    """Refuse a recipe or ``--set`` override that does not load, in one line, before any data or job."""
+    from jasper_core import load_plugins
+    from jasper_core.errors import JasperError
+    from jasper_core.recipe import load_recipe
+
+    try:
+        load_recipe(args.recipe, load_plugins().registries, args.set)
+    except JasperError as exc:
+        raise SystemExit(f"error: {exc}") from None
+
+
 def run_job(args: argparse.Namespace, data: Path, procs: int, tmp: Path) -> dict:
     result = tmp / f"result-{procs}.json"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={procs}", str(HERE),
@@ -111,7 +123,8 @@ def run_job(args: argparse.Namespace, data: Path, procs: int, tmp: Path) -> dict
             code = "timeout"
     if code != 0:
         sys.stderr.write(log.read_text()[-6000:])
-        raise SystemExit(f"the {procs}-process job failed ({'did not finish in %d s' % args.job_timeout if code == 'timeout' else f'exit {code}'}); log: {log}")
+        where = f"log: {log}" if args.log_dir else "its output is above"  # without --log-dir the log goes with tmp
+        raise SystemExit(f"the {procs}-process job failed ({'did not finish in %d s' % args.job_timeout if code == 'timeout' else f'exit {code}'}); {where}")
     out = json.loads(result.read_text())
     out["wall_s"] = time.perf_counter() - started
     return out
@@ -148,6 +161,9 @@ def main() -> None:
     if args.worker:
         worker(args)
         return
+    if args.profile_epoch and not args.log_dir:
+        ap.error("--profile-epoch needs --log-dir (where each rank writes its profile)")
+    check_recipe(args)
     if args.log_dir:
         try:
             Path(args.log_dir).mkdir(parents=True, exist_ok=True)
