@@ -5,8 +5,10 @@ from __future__ import annotations
 import attrs
 import torch
 
+from jasper_core.contracts.traceable import set_fields
 
-@attrs.frozen
+
+@attrs.frozen(init=False)
 class Batch:
     """A batch of B training pairs with K hard negatives each, D-dimensional embeddings.
 
@@ -34,6 +36,14 @@ class Batch:
     relevance: torch.Tensor
     source_index: torch.Tensor
     pair_index: torch.Tensor
+
+    def __init__(self, question: torch.Tensor, steering: torch.Tensor, steering_variant: torch.Tensor,
+                 source: torch.Tensor, negatives: torch.Tensor, negative_tiers: torch.Tensor, cluster: torch.Tensor,
+                 relevance: torch.Tensor, source_index: torch.Tensor, pair_index: torch.Tensor) -> None:
+        # built inside the compiled step (the gather of train.compile): see contracts/traceable.py
+        set_fields(self, question=question, steering=steering, steering_variant=steering_variant, source=source,
+                   negatives=negatives, negative_tiers=negative_tiers, cluster=cluster, relevance=relevance,
+                   source_index=source_index, pair_index=pair_index)
 
     def __len__(self) -> int:
         return int(self.question.shape[0])

@@ -67,6 +67,8 @@ def wrap(setup: Any, world: World) -> DataParallelPredictor | None:
         device_ids=[device.index] if device.type == "cuda" else None,
         # a model whose parameters sit out some steps needs JASPER_DDP_FIND_UNUSED=1 (DDP names them when it fails)
         find_unused_parameters=os.environ.get("JASPER_DDP_FIND_UNUSED", "0") == "1",
+        # the gradients are views into DDP's all-reduce buckets: no copy back after each all-reduce
+        gradient_as_bucket_view=True,
     )
     for param in setup.composer.parameters():
         if param.requires_grad:

@@ -33,7 +33,7 @@ import torch
 
 from jasper_core.errors import JasperError, first_line
 from jasper_core.training.assemble import Setup
-from jasper_core.training.step import StepResult, schedules, train_rows, update
+from jasper_core.training.step import StepResult, schedules, step_batch, train_rows, update
 from jasper_core.training.step_reads import HostReads
 
 log = logging.getLogger("jasper.train")
@@ -192,7 +192,7 @@ class GraphedStep:
 
         def one_step() -> tuple:
             setup.optimizer.zero_grad(set_to_none=True)  # the captured backward allocates the gradients it replays into
-            batch = setup.dataset.gather(self._rows, self._codes)
+            batch = step_batch(setup, self._rows, self._codes)
             names, values, ok = update(setup, batch, step=step, total_steps=total_steps, aux_active=aux_active,
                                        decay=self._decay, count=self._count)
             return names, values, ok.float()

@@ -52,6 +52,25 @@ class StepResult:
         return {**dict(zip(self.names, self.values.tolist())), **self.scalars}
 
 
+@attrs.frozen
+class Rows:
+    """A batch not gathered yet: pair indices ``rows [B]`` and steering codes ``codes [B]`` (long, on
+    the device). Under ``train.compile`` the step gathers them inside the compiled graph, where the
+    table lookups, the float32 casts and the target encoder's input concatenation fuse into one pass."""
+
+    rows: torch.Tensor
+    codes: torch.Tensor
+
+
+def step_batch(setup: Setup, rows: torch.Tensor, codes: torch.Tensor) -> "Batch | Rows":
+    """What the step is given for ``rows``/``codes``: the gathered :class:`Batch` (eager), or
+    :class:`Rows` for the compiled step to gather itself."""
+    if setup.compiled is not None:
+        return Rows(rows, codes)
+    with record_function("jasper.data"):
+        return setup.dataset.gather(rows, codes)
+
+
 def encode_targets(setup: Setup, batch: Batch, step: int, total_steps: int) -> tuple[StepState, torch.Tensor, torch.Tensor]:
     """The centroids ``[C, D]``, the source ``[B, D]`` and its negatives ``[B, K, D]`` in the target
     space, encoded in one call (under the run's autocast precision; returned as float32). Returns
@@ -95,16 +114,18 @@ def model_losses(model: torch.nn.Module, composer: torch.nn.Module, batch: Batch
     return total.float(), parts, prediction
 
 
-def forward_losses(setup: Setup, batch: Batch, step: int, total_steps: int, aux_active: bool):
-    """The target encoding, the model's forward and the losses: what ``train.compile`` compiles, as one
-    graph. Returns ``(total, components, prediction)``."""
+def forward_losses(setup: Setup, batch: "Batch | Rows", step: int, total_steps: int, aux_active: bool):
+    """The batch gather (given :class:`Rows`), the target encoding, the model's forward and the losses:
+    what ``train.compile`` compiles, as one graph. Returns ``(total, components, prediction)``."""
+    if isinstance(batch, Rows):
+        batch = setup.dataset.gather(batch.rows, batch.codes)
     state, positive, negatives = encode_targets(setup, batch, step, total_steps)
     model = setup.model if setup.ddp is None else setup.ddp  # DDP in a multi-process job (jasper_core.distributed)
     return model_losses(model, setup.composer, batch, state, positive, negatives, setup.autocast_dtype, aux_active,
                         setup.recipe.model)
 
 
-def compute_losses(setup: Setup, batch: Batch, *, step: int, total_steps: int, aux_active: bool = True):
+def compute_losses(setup: Setup, batch: "Batch | Rows", *, step: int, total_steps: int, aux_active: bool = True):
     """Forward pass and losses (compiled when ``train.compile`` is on). Returns ``(total, components, prediction)``.
 
     A compiled step that raises is run again eagerly: if the eager step succeeds, the compiler was at
@@ -113,12 +134,13 @@ def compute_losses(setup: Setup, batch: Batch, *, step: int, total_steps: int, a
     """
     if setup.compiled is None:
         return forward_losses(setup, batch, step, total_steps, aux_active)
-    if batch.question.is_cuda:
+    on_cuda = setup.device.type == "cuda"
+    if on_cuda:
         torch.compiler.cudagraph_mark_step_begin()  # a new step: CUDA graphs (reduce-overhead) may reuse their buffers
     try:
         return setup.compiled(setup, batch, step, total_steps, aux_active)
     except Exception as exc:  # noqa: BLE001 - decided by the eager step below
-        if batch.question.is_cuda and torch.cuda.is_current_stream_capturing():
+        if on_cuda and torch.cuda.is_current_stream_capturing():
             raise  # inside train.cuda_graph's capture: the capture is lost; GraphedStep decides (graphed.py)
         out = forward_losses(setup, batch, step, total_steps, aux_active)  # raises the step's own error
         log.warning(f"train.compile failed at step {step} ({type(exc).__name__}: {first_line(exc)}); "
@@ -174,7 +196,7 @@ def to_float32(x: float) -> float:
     return struct.unpack("f", struct.pack("f", x))[0]
 
 
-def update(setup: Setup, batch: Batch, *, step: int, total_steps: int, aux_active: bool,
+def update(setup: Setup, batch: "Batch | Rows", *, step: int, total_steps: int, aux_active: bool,
            decay: float | torch.Tensor, count: int | torch.Tensor) -> tuple[tuple[str, ...], torch.Tensor, torch.Tensor]:
     """Forward, backward, clipping, the non-finite decision, the optimiser and the EMA: every device
     operation of a step after ``zero_grad``, and nothing that reads the host's clock or the device.
@@ -204,7 +226,7 @@ def update(setup: Setup, batch: Batch, *, step: int, total_steps: int, aux_activ
     return (*parts, "loss", GRAD_NORM), torch.where(ok, values, 0.0), ok
 
 
-def train_step(setup: Setup, batch: Batch, *, step: int, total_steps: int, aux_active: bool) -> StepResult:
+def train_step(setup: Setup, batch: "Batch | Rows", *, step: int, total_steps: int, aux_active: bool) -> StepResult:
     """Run optimiser step ``step`` (0-based global step before the update)."""
     lr, decay = schedules(setup, step, total_steps)
     set_lr(setup.optimizer, lr)
@@ -216,7 +238,6 @@ def train_step(setup: Setup, batch: Batch, *, step: int, total_steps: int, aux_a
 
 def train_rows(setup: Setup, rows: torch.Tensor, codes: torch.Tensor, *, step: int, total_steps: int,
                aux_active: bool) -> StepResult:
-    """Gather the batch of pair indices ``rows [B]`` with steering codes ``codes [B]`` and train on it."""
-    with record_function("jasper.data"):
-        batch = setup.dataset.gather(rows, codes)
-    return train_step(setup, batch, step=step, total_steps=total_steps, aux_active=aux_active)
+    """Train on the batch of pair indices ``rows [B]`` with steering codes ``codes [B]`` (gathered here,
+    or inside the compiled step: :func:`step_batch`)."""
+    return train_step(setup, step_batch(setup, rows, codes), step=step, total_steps=total_steps, aux_active=aux_active)

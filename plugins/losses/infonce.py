@@ -70,7 +70,8 @@ class InfoNCELoss(torch.nn.Module):
         parts = [pos_logit, torch.logsumexp(neg_logits, dim=1)]  # log-partition blocks, each [B]
         rivals = [neg_logits.detach().amax(dim=1)] if neg_logits.shape[1] else []
         if self.config.in_batch:
-            pool = inputs.gather_rows(pos) if self.distributed == GATHER else pos  # [N, D], N = W·B
+            # gathered in the dtype autocast multiplies in (bf16: half the bytes, the same products)
+            pool = inputs.gather_rows(matmul_dtype(pos)) if self.distributed == GATHER else pos  # [N, D], N = W·B
             if pool.shape[0] > 1:
                 batch_logits = (pred @ pool.T).div_(t)  # [B, N]
                 same = (pos @ pool.T) > min(self.config.false_negative_threshold, 1 - 1e-6)  # the positive and its near-duplicates
@@ -82,6 +83,12 @@ class InfoNCELoss(torch.nn.Module):
         loss = (log_partition - pos_logit).mean()
         correct = pos_logit.detach() >= torch.stack(rivals, dim=1).amax(dim=1) if rivals else torch.ones_like(pos_logit)
         return {"loss": loss, "accuracy": correct.float().mean()}
+
+
+def matmul_dtype(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in the dtype autocast gives its matrix products on ``x``'s device (``x`` itself without autocast)."""
+    device = x.device.type
+    return x.to(torch.get_autocast_dtype(device)) if torch.is_autocast_enabled(device) else x
 
 
 def uniform_infonce_value(num_negatives: int) -> float:

@@ -129,3 +129,22 @@ def test_infonce_tier_weights__add_log_weight_per_tier_without_a_host_read():
     neg_logits[:, 3] = float("-inf")
     expected = (torch.logsumexp(torch.cat([pos_logit[:, None], neg_logits], 1), 1) - pos_logit).mean()
     assert float(weighted) == pytest.approx(float(expected), rel=1e-5)
+
+
+@pytest.mark.parametrize("autocast", [False, True], ids=["fp32", "bf16-autocast"])
+def test_infonce_gather__sends_the_positives_in_the_dtype_of_the_products(autocast):
+    """Gathered in-batch negatives cross the wire in the dtype autocast multiplies in (bf16: half the
+    bytes); the loss equals the one of a float32 gather, whose rows autocast casts to that dtype anyway."""
+    inputs = random_loss_inputs(batch=6, negatives=3, seed=5)
+    sent = []
+
+    def gather(rows):  # a two-rank "gather": this rank's rows and another rank's (the same rows, flipped)
+        sent.append(rows.dtype)
+        return torch.cat([rows, rows.flip(0)])
+
+    loss = InfoNCELoss(InfoNCEConfig(false_negative_threshold=0.99))
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        out = loss(attrs.evolve(inputs, gather_rows=gather))["loss"]
+        reference = loss(attrs.evolve(inputs, gather_rows=lambda rows: gather(rows.float())))["loss"]
+    assert sent == [torch.bfloat16 if autocast else torch.float32, torch.float32]
+    assert torch.equal(out, reference)

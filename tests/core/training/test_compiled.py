@@ -6,15 +6,17 @@ import torch
 
 from jasper_core.recipe import recipe_from_text
 from jasper_core.training.assemble import assemble
-from jasper_core.training.batches import epoch_batches
-from jasper_core.training.step import train_step
+from jasper_core.training.batches import epoch_batches, epoch_rows
+from jasper_core.training.step import train_rows
 
 
 def _losses(text, registries, *overrides):
+    """Four training steps' losses, through the trainer's path (compiled: the gather is inside the graph)."""
     setup = assemble(recipe_from_text(text, registries, overrides=list(overrides)), registries)
     gen = torch.Generator().manual_seed(0)
-    batches = epoch_batches(setup.dataset, setup.dataset.split("train"), 16, generator=gen, variant_probs=[0.25] * 4)
-    out = [float(train_step(setup, b, step=i, total_steps=10, aux_active=True).metrics["loss"]) for i, b in zip(range(4), batches)]
+    batches = epoch_rows(setup.dataset.split("train"), 16, generator=gen, variant_probs=[0.25] * 4)
+    out = [float(train_rows(setup, rows, codes, step=i, total_steps=10, aux_active=True).metrics["loss"])
+           for i, (rows, codes) in zip(range(4), batches)]
     return out, setup
 
 
@@ -32,21 +34,23 @@ def test_train_step__compiled_matches_eager(tiny_recipe_text, registries):
 @pytest.mark.slow
 @pytest.mark.parametrize("recipe_name", ["quickstart", "jepa_base", "subspace"])
 def test_forward_losses__every_builtin_recipe_traces_as_one_graph(recipe_name, synthetic_dir, registries):
-    """No graph break in the compiled part of the step (a break splits the CUDA graphs of reduce-overhead)."""
+    """No graph break in the compiled part of the step, the batch gather included (a break splits the
+    CUDA graphs of reduce-overhead)."""
     from jasper_core.recipe import load_recipe
     from jasper_core.recipe.overrides import set_override
-    from jasper_core.training.step import forward_losses
+    from jasper_core.training.batches import epoch_rows
+    from jasper_core.training.step import Rows, forward_losses
 
     torch._dynamo.reset()
     recipe = load_recipe(recipe_name, registries, [set_override("data.path", str(synthetic_dir)), "train.batch_size=8",
                                                    'train.device="cpu"', "logger=[]"])
     setup = assemble(recipe, registries)
     gen = torch.Generator().manual_seed(0)
-    batch = next(epoch_batches(setup.dataset, setup.dataset.split("train"), 8, generator=gen, variant_probs=[0.25] * 4))
+    rows, codes = next(epoch_rows(setup.dataset.split("train"), 8, generator=gen, variant_probs=[0.25] * 4))
     setup.model.eval()  # no dropout or Gumbel noise: both calls compute the same figure
     traced = torch.compile(forward_losses, fullgraph=True, backend="eager")  # raises at the first graph break
-    total, parts, _ = traced(setup, batch, 0, 10, True)
-    expected, _, _ = forward_losses(setup, batch, 0, 10, True)
+    total, parts, _ = traced(setup, Rows(rows, codes), 0, 10, True)
+    expected, _, _ = forward_losses(setup, setup.dataset.gather(rows, codes), 0, 10, True)
     assert set(parts) >= {"jepa", "infonce"}
     assert float(total.detach()) == pytest.approx(float(expected.detach()), rel=1e-5)
 
