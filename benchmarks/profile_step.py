@@ -24,6 +24,7 @@ from jasper_core.errors import JasperError
 from jasper_core.recipe import load_recipe
 from jasper_core.testing import plugins_with
 from jasper_core.training.assemble import assemble
+from jasper_core.training.graphed import graphed_step
 from jasper_core.training.batches import epoch_rows
 from jasper_core.training.step import train_rows
 
@@ -50,6 +51,7 @@ def main() -> None:
     recipe = load_recipe(args.recipe, plugins.registries, overrides)
     setup = assemble(recipe, plugins.registries)
     device = setup.device
+    setup.graphed = graphed_step(recipe, device)  # built by the trainer in a run: None unless --cuda-graph on CUDA
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     batches = endless_rows(setup, args.batch_size)
     total = args.warmup + 3 * args.steps
