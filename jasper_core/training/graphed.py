@@ -12,8 +12,9 @@ The first step of each kind (auxiliary losses on or off) runs eagerly and watche
 model or a loss reads ``state.step`` (``step_reads.py``): a captured step would freeze that value,
 so such a recipe (``subspace``: the router's temperature schedule) trains without the graph, with
 one warning. So does a step that reads a tensor's value on the host (``.item()`` in a plugin: the
-warning names the line), a run whose capture fails (the reason in one line), an optimiser without a
-fused kernel (SGD) and a batch of another size (an incomplete last batch runs eagerly). With
+warning names the line), a loss that returns a logged figure as a Python number (a replay cannot
+update it), a run whose capture fails (the reason in one line), an optimiser without a fused kernel
+(SGD) and a batch of another size (an incomplete last batch runs eagerly). With
 ``train.compile = "default"`` two more eager steps compile the forward before the capture.
 
 The graph reads the dataset's tables by address. At each epoch's start (after the dataset's
@@ -178,6 +179,9 @@ class GraphedStep:
             op, where = host.first
             self._disable(f"the step reads a tensor's value on the host ({op}, e.g. .item() or float(tensor), at "
                           f"{where}), which a captured step cannot do")
+        elif setup.composer.host_numbers:
+            self._disable(f"the loss figure {setup.composer.host_numbers[0]!r} is a Python number, which a captured "
+                          "step cannot update (return it as a tensor)")
         return result
 
     def _capture(self, setup: Setup, rows: torch.Tensor, codes: torch.Tensor, *, step: int, total_steps: int,

@@ -23,6 +23,7 @@ class LossComposer(nn.Module):
         self.weights = {name: float(w) for name, _, w in terms}
         self.weighting = weighting
         self.log_vars = nn.Parameter(torch.zeros(len(terms))) if weighting == "uncertainty" else None
+        self.host_numbers: list[str] = []  # the logged extras ("<term>/<key>") a loss returned as Python numbers
 
     def forward(self, inputs, *, aux_active: bool = True) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Return ``(total, components)``; components are named ``<term>/<key>`` (``<term>`` for the loss)."""
@@ -42,6 +43,8 @@ class LossComposer(nn.Module):
             for key, extra in out.items():
                 if key != "loss":
                     # logged figures live beside the total (one device-side read per interval)
+                    if not torch.is_tensor(extra) and not torch.compiler.is_compiling() and f"{name}/{key}" not in self.host_numbers:
+                        self.host_numbers.append(f"{name}/{key}")  # a captured step (train.cuda_graph) would freeze it
                     parts[f"{name}/{key}"] = torch.as_tensor(extra.detach() if torch.is_tensor(extra) else float(extra),
                                                              device=total.device)
             weight = self.weights[name] if (aux_active or i == 0) else 0.0

@@ -121,6 +121,31 @@ def test_graphed_step__a_host_read_in_a_loss_is_named_and_nothing_is_captured(ti
     assert sum("train.cuda_graph" in r.getMessage() for r in caplog.records) == 1
 
 
+class LogsAPythonNumber(torch.nn.Module):
+    """A loss whose logged extra is a Python number: a replay could not update it."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, inputs):
+        self.calls += 1
+        return {"loss": inputs.prediction.pow(2).mean(), "calls": float(self.calls)}
+
+
+def test_graphed_step__a_loss_figure_given_as_a_python_number_is_named_and_nothing_is_captured(
+        tiny_recipe_text, registries, caplog):
+    setup = _setup(tiny_recipe_text, registries)
+    setup.composer.losses["jepa"] = LogsAPythonNumber()
+    step = GraphedStep(ReplayByRerun(fail=True))  # a capture attempt would say "capturing the step failed"
+    with caplog.at_level(logging.WARNING, logger="jasper.train"):
+        _train(setup, step, epochs=1)
+    assert step.captures == 0
+    assert step.disabled == ("the loss figure 'jepa/calls' is a Python number, which a captured step cannot update "
+                             "(return it as a tensor)")
+    assert sum("train.cuda_graph" in r.getMessage() for r in caplog.records) == 1
+
+
 def test_graphed_step__a_nonfinite_step_is_recorded_with_its_step(tiny_recipe_text, registries):
     """The step number of the non-finite record comes from the graph's step tensor, not the capture's value."""
     setup = _setup(tiny_recipe_text, registries, "train.nonfinite=skip")
