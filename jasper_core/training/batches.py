@@ -46,9 +46,10 @@ def epoch_rows(
     """Yield ``(pair indices [B], steering variant codes [B])`` for the batches of one pass over ``pairs``
     (on ``pairs``' device; :func:`epoch_batches` gathers them into batches).
 
-    A seeded permutation orders the pairs; steering variants are drawn for the whole epoch at
-    once from ``variant_probs`` (one per variant, in :data:`STEERING_VARIANTS` order; default:
-    always ``zero``) unless ``variant`` forces one.
+    A seeded permutation orders the pairs (drawn on the GPU when ``pairs`` are there and the job
+    has one process); steering variants are drawn for the whole epoch at once from
+    ``variant_probs`` (one per variant, in :data:`STEERING_VARIANTS` order; default: always
+    ``zero``) unless ``variant`` forces one.
 
     Args:
         pairs: ``[P]`` long pair indices (on the dataset's device).
@@ -61,20 +62,27 @@ def epoch_rows(
     n = int(pairs.shape[0])
     if n == 0:
         return
+    draw, on = generator, torch.device("cpu")
+    if pairs.is_cuda and world_size == 1:
+        # one GPU: the epoch is drawn there, from a seed the run's generator gives (the checkpointed state
+        # moves on alike); a host draw of a large epoch (milliseconds) would leave the GPU idle. Ranks of a
+        # job draw on the host, where the same seed gives the same order whatever their GPU model.
+        seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+        draw, on = torch.Generator(pairs.device).manual_seed(seed), pairs.device
     if balance_by is not None:
-        groups = balance_by.cpu()
+        groups = balance_by.to(on)
         counts = torch.bincount(groups).float()
         weights = 1.0 / counts[groups]
-        order = torch.multinomial(weights, n, replacement=True, generator=generator)
+        order = torch.multinomial(weights, n, replacement=True, generator=draw)
     else:
-        order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+        order = torch.randperm(n, generator=draw, device=on) if shuffle else torch.arange(n, device=on)
     if variant is not None:
-        codes = torch.full((n,), variant_code(variant), dtype=torch.long)
+        codes = torch.full((n,), variant_code(variant), dtype=torch.long, device=on)
     else:
         if variant_probs is None:
             variant_probs = [1.0] + [0.0] * (len(STEERING_VARIANTS) - 1)
-        probs = torch.as_tensor(variant_probs, dtype=torch.float)
-        codes = torch.multinomial(probs, n, replacement=True, generator=generator)
+        probs = torch.as_tensor(variant_probs, dtype=torch.float, device=on)
+        codes = torch.multinomial(probs, n, replacement=True, generator=draw)
     order = order.to(pairs.device)
     codes = codes.to(pairs.device)
     size = batch_size * world_size

@@ -55,17 +55,18 @@ class StepResult:
 @attrs.frozen
 class Rows:
     """A batch not gathered yet: pair indices ``rows [B]`` and steering codes ``codes [B]`` (long, on
-    the device). Under ``train.compile`` the step gathers them inside the compiled graph, where the
-    table lookups, the float32 casts and the target encoder's input concatenation fuse into one pass."""
+    the device). Under ``train.compile`` on a GPU the step gathers them inside the compiled graph,
+    where the table lookups, the float32 casts and the target encoder's input concatenation fuse
+    into one pass (on the CPU that ran 3–4% slower than ATen's own gather, so it stays outside)."""
 
     rows: torch.Tensor
     codes: torch.Tensor
 
 
 def step_batch(setup: Setup, rows: torch.Tensor, codes: torch.Tensor) -> "Batch | Rows":
-    """What the step is given for ``rows``/``codes``: the gathered :class:`Batch` (eager), or
-    :class:`Rows` for the compiled step to gather itself."""
-    if setup.compiled is not None:
+    """What the step is given for ``rows``/``codes``: the gathered :class:`Batch`, or :class:`Rows` for
+    the compiled step on a GPU to gather itself."""
+    if setup.compiled is not None and setup.device.type == "cuda":
         return Rows(rows, codes)
     with record_function("jasper.data"):
         return setup.dataset.gather(rows, codes)

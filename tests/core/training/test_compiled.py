@@ -11,7 +11,7 @@ from jasper_core.training.step import train_rows
 
 
 def _losses(text, registries, *overrides):
-    """Four training steps' losses, through the trainer's path (compiled: the gather is inside the graph)."""
+    """Four training steps' losses, through the trainer's path (train_rows)."""
     setup = assemble(recipe_from_text(text, registries, overrides=list(overrides)), registries)
     gen = torch.Generator().manual_seed(0)
     batches = epoch_rows(setup.dataset.split("train"), 16, generator=gen, variant_probs=[0.25] * 4)
