@@ -6,6 +6,7 @@ and ``DistributedDataParallel``. Every helper is an identity in a one-process jo
 
 from jasper_core.distributed.collectives import (
     all_ranks_true,
+    broadcast_from_main,
     broadcast_module,
     from_main,
     gather_rows_with_grad,
@@ -16,7 +17,7 @@ from jasper_core.distributed.sharding import batch_rows, shard_bounds, shard_siz
 from jasper_core.distributed.world import World, current, device_for, join, leave, timeout
 
 __all__ = [
-    "World", "all_ranks_true", "batch_rows", "broadcast_module", "current", "device_for", "from_main",
+    "World", "all_ranks_true", "batch_rows", "broadcast_from_main", "broadcast_module", "current", "device_for", "from_main",
     "gather_rows_with_grad", "gather_shards", "join", "leave", "mean_over_ranks", "shard_bounds", "shard_sizes",
     "timeout",
 ]

@@ -117,6 +117,14 @@ def broadcast_module(module: torch.nn.Module, world: World | None = None) -> Non
         dist.broadcast(tensor, src=0)
 
 
+def broadcast_from_main(tensor: torch.Tensor) -> torch.Tensor:
+    """Rank 0's ``tensor`` on every rank (written into ``tensor``, which is returned); every rank passes
+    a tensor of the same shape and dtype. The tensor itself in a one-process job."""
+    if current().distributed:
+        dist.broadcast(tensor, src=0)
+    return tensor
+
+
 def all_ranks_true(flags: torch.Tensor) -> torch.Tensor:
     """``[n]`` bool flags → true where they hold on every rank (a MIN all-reduce)."""
     if not current().distributed:

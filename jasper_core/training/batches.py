@@ -1,14 +1,14 @@
 """The vectorised epoch batcher shared by every dataset plugin: no per-sample Python.
 
-In a job of ``W`` ranks every rank draws the same epoch order from the shared seed and takes its
-slice of each global batch of ``W × batch_size`` pairs (:func:`jasper_core.distributed.batch_rows`):
+In a job of ``W`` ranks every rank has the same epoch order (drawn from the shared seed; on GPUs,
+rank 0's draw, broadcast) and takes its slice of each global batch of ``W × batch_size`` pairs (:func:`jasper_core.distributed.batch_rows`):
 the ranks' batches of an epoch together are the one-process epoch's batches at batch size
 ``W × batch_size``.
 """
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import torch
 from torch.profiler import record_function
@@ -42,12 +42,13 @@ def epoch_rows(
     balance_by: torch.Tensor | None = None,
     world_size: int = 1,
     rank: int = 0,
+    agree: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Yield ``(pair indices [B], steering variant codes [B])`` for the batches of one pass over ``pairs``
     (on ``pairs``' device; :func:`epoch_batches` gathers them into batches).
 
-    A seeded permutation orders the pairs (drawn on the GPU when ``pairs`` are there and the job
-    has one process); steering variants are drawn for the whole epoch at once from
+    A seeded permutation orders the pairs (drawn on the GPU when ``pairs`` are there, in a job of
+    several ranks with ``agree``); steering variants are drawn for the whole epoch at once from
     ``variant_probs`` (one per variant, in :data:`STEERING_VARIANTS` order; default: always
     ``zero``) unless ``variant`` forces one.
 
@@ -58,15 +59,20 @@ def epoch_rows(
             replacement so every group is equally likely (class-balanced batches).
         world_size / rank: this rank's share of each global batch of ``world_size × batch_size``
             pairs (the order and the steering variants are drawn identically on every rank).
+        agree: in a job of several ranks, gives every rank rank 0's tensor (a broadcast:
+            :func:`jasper_core.distributed.broadcast_from_main`); with it, ranks on GPUs draw there
+            and take rank 0's draw. Without it they draw on the host, where the same seed gives the
+            same order on every rank.
     """
     n = int(pairs.shape[0])
     if n == 0:
         return
     draw, on = generator, torch.device("cpu")
-    if pairs.is_cuda and world_size == 1:
-        # one GPU: the epoch is drawn there, from a seed the run's generator gives (the checkpointed state
-        # moves on alike); a host draw of a large epoch (milliseconds) would leave the GPU idle. Ranks of a
-        # job draw on the host, where the same seed gives the same order whatever their GPU model.
+    on_gpu = pairs.is_cuda and (world_size == 1 or agree is not None)
+    if on_gpu:
+        # drawn on the GPU from a seed the run's generator gives (the checkpointed state moves on alike): a
+        # host draw of a large epoch took tens of milliseconds, the GPU idle meanwhile. Ranks of a job take
+        # rank 0's draw (``agree``): GPUs of other models need not draw the same numbers from one seed.
         seed = int(torch.randint(0, 2**62, (1,), generator=generator))
         draw, on = torch.Generator(pairs.device).manual_seed(seed), pairs.device
     if balance_by is not None:
@@ -85,6 +91,8 @@ def epoch_rows(
         codes = torch.multinomial(probs, n, replacement=True, generator=draw)
     order = order.to(pairs.device)
     codes = codes.to(pairs.device)
+    if on_gpu and world_size > 1:
+        order, codes = agree(order), agree(codes)
     size = batch_size * world_size
     for i in range(num_batches(n, batch_size, drop_last, world_size)):
         start, stop = batch_rows(i * size, min((i + 1) * size, n), world_size, rank)

@@ -227,7 +227,8 @@ class Trainer:
             setup.graphed.epoch_start(setup.dataset)  # on_epoch_start may have replaced the tables the captured step reads
         for rows, codes in epoch_rows(train_pairs, recipe.train.batch_size, generator=gen, variant_probs=probs,
                                       drop_last=recipe.train.drop_last, balance_by=balance,
-                                      world_size=self.world.size, rank=self.world.rank):
+                                      world_size=self.world.size, rank=self.world.rank,
+                                      agree=distributed.broadcast_from_main if self.world.distributed else None):
             result = stepper(setup, rows, codes, step=step, total_steps=total, aux_active=aux_active)
             step += 1
             pairs_seen += len(rows)

@@ -30,8 +30,24 @@ def test_epoch_rows_on_cuda__every_pair_once_and_the_same_order_from_the_same_ge
     assert not torch.equal(rows, other)
 
 
-def test_epoch_rows_on_cuda__ranks_of_a_job_draw_on_the_host():
+def test_epoch_rows_on_cuda__ranks_without_agree_draw_on_the_host():
     pairs = torch.arange(4000, device="cuda")
     rank0, _, _ = _epoch(pairs, 3, world_size=2, rank=0)
     cpu0, _, _ = _epoch(pairs.cpu(), 3, world_size=2, rank=0)
     assert torch.equal(rank0.cpu(), cpu0)  # the host's order, whatever the GPU
+
+
+def test_epoch_rows_on_cuda__a_rank_takes_rank_0s_draw_through_agree():
+    """``agree`` (a broadcast in a job) hands every rank rank 0's order: rank 1's slices are then cut
+    from rank 0's draw, whatever rank 1's own generator drew."""
+    pairs = torch.arange(3000, device="cuda")
+    drawn = []
+
+    def record(t):  # rank 0: its draw is what everyone gets
+        drawn.append(t.clone())
+        return t
+
+    rank0, _, _ = _epoch(pairs, 3, world_size=2, rank=0, agree=record)
+    given = iter(drawn)
+    rank1, _, _ = _epoch(pairs, 99, world_size=2, rank=1, agree=lambda t: next(given))
+    assert torch.equal(torch.cat([rank0, rank1]).sort().values, pairs)  # together: every pair once
