@@ -288,7 +288,7 @@ class Trainer:
         pairs = pairs[:1024]
         was = setup.model.training
         setup.model.eval()
-        q = setup.dataset.questions[setup.dataset.pair_question[pairs]]
+        q = setup.dataset.gather(pairs, torch.zeros_like(pairs)).question  # [n, D]: these rows only, not the whole table upcast
         pred = setup.model(q, torch.zeros_like(q), setup.step_state(step, total)).prediction
         setup.model.train(was)
         return prediction_health(pred)

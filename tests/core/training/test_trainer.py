@@ -187,3 +187,21 @@ def test_eval_cli__default_output_next_to_the_run_or_the_file(tiny_run, tmp_path
     shutil.copy(tmp_path / "run" / "checkpoints" / "last.pt", loose)
     assert main(["eval", str(loose)]) == 0
     assert (loose.parent / "eval-test.json").exists()
+
+
+def test_health_check__reads_its_rows_without_upcasting_the_whole_question_table(tiny_recipe_text, plugins, tmp_path,
+                                                                                 monkeypatch):
+    """The epoch's health figures gather their 1,024 questions; ``dataset.questions`` (the whole table
+    as float32: gigabytes for a large fp16 dataset) is never built."""
+    from jasper_core.training.assemble import assemble
+
+    recipe = recipe_from_text(tiny_recipe_text, plugins.registries)
+    trainer = Trainer(recipe, plugins, run_dir=tmp_path / "run")
+    setup = assemble(recipe, plugins.registries)
+    expected = trainer._health(setup, 0, 10)
+
+    def whole_table(self):
+        raise AssertionError("the whole question table was upcast")
+
+    monkeypatch.setattr(type(setup.dataset), "questions", property(whole_table))
+    assert trainer._health(setup, 0, 10) == expected
