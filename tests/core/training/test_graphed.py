@@ -109,16 +109,22 @@ class ReadsOnTheHost(torch.nn.Module):
         return {"loss": inputs.prediction.pow(2).mean() / max(scale, 1e-6)}
 
 
-def test_graphed_step__a_host_read_in_a_loss_is_named_and_nothing_is_captured(tiny_recipe_text, registries, caplog):
-    setup = _setup(tiny_recipe_text, registries)
-    setup.composer.losses["jepa"] = ReadsOnTheHost()
+def _why_not_captured(loss, text, registries, caplog) -> str:
+    """Train an epoch with ``loss`` in place of ``jepa``: nothing is captured, one warning; returns the reason."""
+    setup = _setup(text, registries)
+    setup.composer.losses["jepa"] = loss
     step = GraphedStep(ReplayByRerun(fail=True))  # a capture attempt would say "capturing the step failed"
     with caplog.at_level(logging.WARNING, logger="jasper.train"):
         _train(setup, step, epochs=1)
     assert step.captures == 0
-    assert step.disabled.startswith("the step reads a tensor's value on the host (_local_scalar_dense")
-    assert f"{__file__}:" in step.disabled  # the line of the plugin that read it
     assert sum("train.cuda_graph" in r.getMessage() for r in caplog.records) == 1
+    return step.disabled
+
+
+def test_graphed_step__a_host_read_in_a_loss_is_named_and_nothing_is_captured(tiny_recipe_text, registries, caplog):
+    why = _why_not_captured(ReadsOnTheHost(), tiny_recipe_text, registries, caplog)
+    assert why.startswith("the step reads a tensor's value on the host (_local_scalar_dense")
+    assert f"{__file__}:" in why  # the line of the plugin that read it
 
 
 class LogsAPythonNumber(torch.nn.Module):
@@ -135,15 +141,8 @@ class LogsAPythonNumber(torch.nn.Module):
 
 def test_graphed_step__a_loss_figure_given_as_a_python_number_is_named_and_nothing_is_captured(
         tiny_recipe_text, registries, caplog):
-    setup = _setup(tiny_recipe_text, registries)
-    setup.composer.losses["jepa"] = LogsAPythonNumber()
-    step = GraphedStep(ReplayByRerun(fail=True))  # a capture attempt would say "capturing the step failed"
-    with caplog.at_level(logging.WARNING, logger="jasper.train"):
-        _train(setup, step, epochs=1)
-    assert step.captures == 0
-    assert step.disabled == ("the loss figure 'jepa/calls' is a Python number, which a captured step cannot update "
-                             "(return it as a tensor)")
-    assert sum("train.cuda_graph" in r.getMessage() for r in caplog.records) == 1
+    assert _why_not_captured(LogsAPythonNumber(), tiny_recipe_text, registries, caplog) == (
+        "the loss figure 'jepa/calls' is a Python number, which a captured step cannot update (return it as a tensor)")
 
 
 def test_graphed_step__a_nonfinite_step_is_recorded_with_its_step(tiny_recipe_text, registries):
