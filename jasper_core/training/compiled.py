@@ -1,8 +1,8 @@
 """The optional ``torch.compile`` path of the training step (``train.compile``).
 
 What is compiled is :func:`jasper_core.training.step.forward_losses`: the dataset's gather of the
-batch (on a GPU, given :class:`~jasper_core.training.step.Rows`), the target encoding of the centroids, the
-source and its negatives, the model's forward and the losses, traced as one graph
+batch (on a GPU under ``default``: :class:`~jasper_core.training.step.Rows`), the target encoding
+of the centroids, the source and its negatives, the model's forward and the losses, traced as one graph
 (the contracts built in it are traceable: :mod:`jasper_core.contracts.traceable`); backward follows
 through AOTAutograd. The gradient clipping, the fused optimiser and the EMA stay eager (a handful of
 multi-tensor kernels). ``reduce-overhead`` replays the forward and backward as CUDA graphs on a GPU.

@@ -55,7 +55,7 @@ class StepResult:
 @attrs.frozen
 class Rows:
     """A batch not gathered yet: pair indices ``rows [B]`` and steering codes ``codes [B]`` (long, on
-    the device). Under ``train.compile`` on a GPU the step gathers them inside the compiled graph,
+    the device). Under ``train.compile = "default"`` on a GPU the step gathers them inside the compiled graph,
     where the table lookups, the float32 casts and the target encoder's input concatenation fuse
     into one pass (on the CPU that ran 3–4% slower than ATen's own gather, so it stays outside)."""
 
@@ -65,8 +65,10 @@ class Rows:
 
 def step_batch(setup: Setup, rows: torch.Tensor, codes: torch.Tensor) -> "Batch | Rows":
     """What the step is given for ``rows``/``codes``: the gathered :class:`Batch`, or :class:`Rows` for
-    the compiled step on a GPU to gather itself."""
-    if setup.compiled is not None and setup.device.type == "cuda":
+    the compiled step to gather itself — on a GPU under ``train.compile = "default"`` only: the modes
+    that replay CUDA graphs (``reduce-overhead``, ``max-autotune``) would copy every table the gather
+    reads into their own buffers at each replay (a plain object's tensors are not static inputs)."""
+    if setup.compiled is not None and setup.device.type == "cuda" and setup.recipe.train.compile == "default":
         return Rows(rows, codes)
     with record_function("jasper.data"):
         return setup.dataset.gather(rows, codes)

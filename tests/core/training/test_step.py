@@ -1,6 +1,7 @@
 """The training step: no host read, a non-finite step skipped on the device, clipping without a read."""
 
 import copy
+import types
 
 import pytest
 import torch
@@ -8,7 +9,7 @@ import torch
 from jasper_core.recipe import recipe_from_text
 from jasper_core.training.assemble import assemble
 from jasper_core.training.batches import epoch_batches
-from jasper_core.training.step import clip_gradients, train_step
+from jasper_core.training.step import Rows, clip_gradients, step_batch, train_step
 
 
 def _setup(text, registries, *overrides):
@@ -64,3 +65,21 @@ def test_clip_gradients__norm_before_clipping_and_clipped_grads():
     assert float(torch.cat([p.grad for p in params]).norm()) == pytest.approx(1.0, rel=1e-5)
     assert float(clip_gradients(opt, 0.0, torch.device("cpu"))) == pytest.approx(1.0, rel=1e-5)  # 0: measure only
     assert float(clip_gradients(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1), 1.0, torch.device("cpu"))) == 0.0
+
+
+@pytest.mark.parametrize("device, mode, gathered_inside", [
+    ("cuda", "default", True),
+    ("cuda", "reduce-overhead", False),  # its replays would copy every table the gather reads
+    ("cuda", "max-autotune", False),
+    ("cuda", "off", False),
+    ("cpu", "default", False),  # ATen's gather ran faster there
+])
+def test_step_batch__the_compiled_step_gathers_itself_only_on_a_gpu_under_default(device, mode, gathered_inside):
+    dataset = types.SimpleNamespace(gather=lambda rows, codes: ("gathered", rows, codes))
+    setup = types.SimpleNamespace(compiled=None if mode == "off" else object(), device=torch.device(device),
+                                  recipe=types.SimpleNamespace(train=types.SimpleNamespace(compile=mode)), dataset=dataset)
+    rows, codes = torch.arange(4), torch.zeros(4, dtype=torch.long)
+    out = step_batch(setup, rows, codes)
+    assert isinstance(out, Rows) == gathered_inside
+    if not gathered_inside:
+        assert out[0] == "gathered"
