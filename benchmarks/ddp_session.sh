@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
-# Data-parallel scaling on a 2-GPU machine: install jasper into the image's PyTorch, then run a 1-GPU
-# and a 2-GPU job of jepa_base on the same synthetic data (1.25M pairs, D=384, batch 4096 per GPU).
-#   usage (on the GPU machine, from the repository root): bash benchmarks/ddp_session.sh OUT_DIR
-# Installs like benchmarks/gpu_session.sh (wheels of the pure-Python dependencies in .devwheels/).
+# Data-parallel scaling on a 2-GPU machine in one command (repository root):
+#   bash benchmarks/ddp_session.sh OUT_DIR
+# Installs jasper into the image's PyTorch (like benchmarks/gpu_session.sh), runs the 2-GPU test
+# (tests/distributed/test_epoch_order_cuda.py, when the pytest wheels are in .devwheels/test/), then a
+# 1-GPU and a 2-GPU job of jepa_base on the same synthetic data: 1M pairs, D = 384, 256 clusters, batch
+# BATCH per GPU (default 4096), bf16, train.compile = "default" with train.cuda_graph, 3 epochs (the first
+# compiles and captures). EXTRA adds bench_ddp.py arguments (e.g. "--set 'loss[1].gather=false'").
+# The jobs' output is in OUT_DIR/job-*.log; the figures in OUT_DIR/bench_ddp.txt.
 set -uo pipefail
 OUT=${1:-/tmp/jasper-ddp}
 mkdir -p "$OUT"
 PY=${PYTHON:-python3}
 ROOT=$(pwd)
 source "$ROOT/benchmarks/device_setup.sh"
+if [ -d .devwheels/test ]; then
+  $PY -m pip install --quiet --no-index --find-links .devwheels/test pytest hypothesis
+  timeout 200 $PY -m pytest -q -p no:cacheprovider tests/distributed/test_epoch_order_cuda.py 2>&1 | tail -1
+fi
 cd /tmp  # import the installed package, not the source tree
-$PY "$ROOT/benchmarks/bench_ddp.py" --recipe jepa_base --pairs 1250000 --dim 384 --batch-size 4096 \
-    --device cuda --gpus 2 --precision "${PRECISION:-fp32}" 2>&1 | tee "$OUT/bench_ddp.txt" | tail -8
+DATA=$($PY -c "import sys; sys.path.insert(0, '$ROOT/benchmarks'); from common import synthetic_dataset_dir; print(synthetic_dataset_dir(1000000, 384, clusters=256))")
+eval "$PY \"$ROOT/benchmarks/bench_ddp.py\" --recipe jepa_base --data \"$DATA\" --batch-size ${BATCH:-4096} --precision bf16 \
+    --compile default --cuda-graph --device cuda --gpus 2 --epochs 3 --job-timeout 180 --log-dir \"$OUT\" ${EXTRA:-}" \
+    2>&1 | tee "$OUT/bench_ddp.txt" | tail -6

@@ -1,48 +1,55 @@
 #!/usr/bin/env bash
-# The whole GPU measurement of the speed issue in one command (on the GPU machine, repository root):
+# The whole one-GPU measurement of the speed issue in one command (on the GPU machine, repository root):
 #   bash benchmarks/gpu_session.sh "$OUT"        (OUT defaults to /tmp/jasper-gpu)
-# Installs jasper into the image's PyTorch, then: bench_train.py (jepa_base end to end, 200k synthetic
-# pairs, D = 384) at batch 4096 and 16384, fp32 and bf16, eager and compiled (train.compile =
-# reduce-overhead: CUDA graphs); then the 1M-pair 768-d fp16 memory-mapped dataset (memmap.py: RSS,
-# GPU peak memory, pairs/s) on the GPU and on the CPU. Each result is in OUT/*.txt; OUT/summary.txt
-# has the key lines of each. Meant to fit a 10-minute device call; if it does not, run it in two:
-# PART=bench, then PART=memmap.
+# Installs jasper into the image's PyTorch (benchmarks/device_setup.sh), then:
+#   tests   the GPU test files (tests/core/training/test_graphed_cuda.py, test_batches_cuda.py; needs the
+#           pytest and hypothesis wheels in .devwheels/test/ when the machine has no index)
+#   bench   bench_train.py: jepa_base end to end on PAIRS synthetic pairs (default 400,000, D = 384), bf16,
+#           each RUNS spec "compile:graph" (default "default:graph": train.compile = "default" with
+#           train.cuda_graph) at each of BATCHES (default 4096 8192 16384); then profile_step.py (the
+#           steady state) at PROFILE_BATCH (default 8192)
+#   memmap  the 1M-pair 768-d fp16 memory-mapped dataset (memmap.py: RSS, GPU peak memory, pairs/s) on
+#           the GPU and on the CPU
+# PART=tests|bench|memmap runs one part (default: all three). Each result is in OUT/*.txt and OUT/summary.txt
+# has the key lines of each; RUN_TIMEOUT (default 300 s) bounds each run. One bench run takes 60-90 s on an
+# H200 (the first epoch compiles and captures), so the bench part fits one 10-minute device call.
 # Needs the wheels of the pure-Python dependencies in .devwheels/ (pip download pluggy attrs cattrs
 # tomli-w rich markdown-it-py mdurl pygments typing-extensions) when the machine has no index.
-# The image's setuptools must be >= 77 (pyproject uses an SPDX licence string); else carry its wheel too.
-# SKIP_COMPILE=1 leaves out the compiled runs; SKIP_MEMMAP=1 the 1M-pair dataset; PAIRS sets bench_train's size;
-# RUN_TIMEOUT (default 300 s) bounds each run.
 set -uo pipefail
 OUT=${1:-/tmp/jasper-gpu}
 mkdir -p "$OUT"
 PY=${PYTHON:-python3}
 ROOT=$(pwd)
-PAIRS=${PAIRS:-200000}
+PART=${PART:-all}
 source "$ROOT/benchmarks/device_setup.sh"
-cd /tmp  # import the installed package, not the source tree
 : > "$OUT/summary.txt"
 run() {  # run NAME ARGS...: one measurement, its log in OUT/NAME.txt, its key lines in the summary
   local name=$1; shift
   local t0=$SECONDS
   timeout "${RUN_TIMEOUT:-300}" "$@" > "$OUT/$name.txt" 2>&1
   echo "== $name (exit $?)" >> "$OUT/summary.txt"
-  grep -E "^(device|steps/s|achieved|peak|GPU peak|step time|dataset|pairs/s)" "$OUT/$name.txt" >> "$OUT/summary.txt"
+  grep -E "^(device|steps/s|achieved|peak|GPU peak|step time|dataset|pairs/s|wall ms)" "$OUT/$name.txt" >> "$OUT/summary.txt"
   echo "$name ($((SECONDS - t0)) s): $(tail -1 "$OUT/$name.txt")"
 }
-compiles="off"
-[ "${SKIP_COMPILE:-0}" = 1 ] || compiles="off reduce-overhead"
-if [ "${PART:-all}" != memmap ]; then
-  DATA=$($PY -c "import sys; sys.path.insert(0, '$ROOT/benchmarks'); from common import synthetic_dataset_dir; print(synthetic_dataset_dir($PAIRS, 384))")
-  for batch in 4096 16384; do
-    for prec in fp32 bf16; do
-      for comp in $compiles; do
-        run "bench-b$batch-$prec-$comp" $PY "$ROOT/benchmarks/bench_train.py" --recipe jepa_base --device cuda \
-            --data "$DATA" --batch-size $batch --epochs 3 --precision $prec --compile $comp
-      done
+if [ "$PART" = all ] || [ "$PART" = tests ]; then
+  [ -d .devwheels/test ] && $PY -m pip install --quiet --no-index --find-links .devwheels/test pytest hypothesis
+  run gpu-tests $PY -m pytest -q -p no:cacheprovider tests/core/training/test_graphed_cuda.py \
+      tests/core/training/test_batches_cuda.py
+fi
+cd /tmp  # import the installed package, not the source tree
+if [ "$PART" = all ] || [ "$PART" = bench ]; then
+  DATA=$($PY -c "import sys; sys.path.insert(0, '$ROOT/benchmarks'); from common import synthetic_dataset_dir; print(synthetic_dataset_dir(${PAIRS:-400000}, 384))")
+  for spec in ${RUNS:-default:graph}; do
+    comp=${spec%%:*}; graph=""; [ "${spec#*:}" = graph ] && graph=--cuda-graph
+    for batch in ${BATCHES:-4096 8192 16384}; do
+      run "bench-b$batch-$comp${graph:+-graph}" $PY "$ROOT/benchmarks/bench_train.py" --recipe jepa_base --device cuda \
+          --data "$DATA" --batch-size "$batch" --epochs 4 --precision bf16 --compile "$comp" $graph
     done
   done
+  run "profile-b${PROFILE_BATCH:-8192}" $PY "$ROOT/benchmarks/profile_step.py" --recipe jepa_base --device cuda --data "$DATA" \
+      --batch-size "${PROFILE_BATCH:-8192}" --precision bf16 --compile default --cuda-graph --top 30
 fi
-if [ "${SKIP_MEMMAP:-0}" != 1 ] && [ "${PART:-all}" != bench ]; then
+if [ "$PART" = all ] || [ "$PART" = memmap ]; then
   run memmap-1m-fp16 $PY "$ROOT/benchmarks/memmap.py" --pairs 1000000 --dim 768 --dtype fp16 --device cuda \
       --batch-size 4096 --steps 200 --out /tmp/jasper-memmap
   run memmap-1m-fp16-cpu $PY "$ROOT/benchmarks/memmap.py" --pairs 1000000 --dim 768 --dtype fp16 --device cpu \
