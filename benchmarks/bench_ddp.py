@@ -1,8 +1,9 @@
 """Data-parallel scaling: the same recipe and data in a 1-process and an N-process torchrun job.
 
-    # two GPUs (what the lead runs; the session script installs jasper first):
+    # two GPUs (the session script installs jasper first, then runs the 2-GPU test and this):
     bash benchmarks/ddp_session.sh OUT_DIR
-    # = python benchmarks/bench_ddp.py --recipe jepa_base --pairs 1250000 --dim 384 --batch-size 4096 --device cuda --gpus 2
+    # ≈ python benchmarks/bench_ddp.py --recipe jepa_base --pairs 1000000 --dim 384 --batch-size 4096 --precision bf16 \
+    #       --compile default --cuda-graph --device cuda --gpus 2 --epochs 3
     # a CPU check of the script itself (gloo, tiny):
     .venv/bin/python benchmarks/bench_ddp.py --recipe quickstart --pairs 2000 --dim 32 --batch-size 64 --epochs 2 --device cpu
 
@@ -11,7 +12,10 @@ trains ``--recipe`` on it through ``torchrun --nproc_per_node=1`` and ``--nproc_
 ``--batch-size`` pairs per device (the global batch grows with N: weak scaling). Each job reports
 its pairs/s as measured by the trainer inside each epoch (all ranks' pairs over the epoch's wall
 time; median over epochs). Prints both figures, the speed-up and the scaling efficiency
-(speed-up / N). The last line is ``scaling: <speed-up>x``.
+(speed-up / N). With ``--repeats R`` the two jobs run R times, alternating, and each round's
+speed-up is printed with their median, minimum and maximum: between machines the speed-up moved by
+about ±0.1 (docs/distributed.md), so one pair of jobs says little about a small change. The last line
+is ``scaling: <speed-up>x`` (the median over rounds).
 """
 
 from __future__ import annotations
@@ -106,15 +110,16 @@ def check_recipe(args: argparse.Namespace) -> None:
         raise SystemExit(f"error: {exc}") from None
 
 
-def run_job(args: argparse.Namespace, data: Path, procs: int, tmp: Path) -> dict:
-    result = tmp / f"result-{procs}.json"
+def run_job(args: argparse.Namespace, data: Path, procs: int, tmp: Path, tag: str = "") -> dict:
+    """Run the ``procs``-process job; ``tag`` names this round's files (``job-{procs}{tag}.log``)."""
+    result = tmp / f"result-{procs}{tag}.json"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={procs}", str(HERE),
            "--worker", "--data", str(data), "--recipe", args.recipe, "--batch-size", str(args.batch_size),
            "--epochs", str(args.epochs), "--device", args.device, "--precision", args.precision, "--compile", args.compile,
            *(["--cuda-graph"] if args.cuda_graph else []),
            *(x for item in args.set for x in ("--set", item)),
-           *(["--profile-epoch", str(args.profile_epoch), "--log-dir", str(args.log_dir)] if args.profile_epoch else []), "--run-dir", str(tmp / f"run-{procs}"), "--result", str(result)]
-    log = (Path(args.log_dir) if args.log_dir else tmp) / f"job-{procs}.log"
+           *(["--profile-epoch", str(args.profile_epoch), "--log-dir", str(args.log_dir)] if args.profile_epoch else []), "--run-dir", str(tmp / f"run-{procs}{tag}"), "--result", str(result)]
+    log = (Path(args.log_dir) if args.log_dir else tmp) / f"job-{procs}{tag}.log"
     started = time.perf_counter()
     with log.open("w") as sink:  # the job's own output, as it comes (kept with --log-dir)
         try:
@@ -154,6 +159,7 @@ def main() -> None:
     ap.add_argument("--job-timeout", type=int, default=0, help="seconds each job may take (0: no limit)")
     ap.add_argument("--log-dir", help="keep each job's output here (job-1.log, job-N.log)")
     ap.add_argument("--gpus", type=int, default=2, help="processes of the larger job (GPUs, or CPU processes)")
+    ap.add_argument("--repeats", type=int, default=1, help="run the pair of jobs this many times, alternating")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--run-dir", help=argparse.SUPPRESS)
     ap.add_argument("--result", help=argparse.SUPPRESS)
@@ -163,6 +169,8 @@ def main() -> None:
         return
     if args.profile_epoch and not args.log_dir:
         ap.error("--profile-epoch needs --log-dir (where each rank writes its profile)")
+    if args.repeats < 1 or (args.profile_epoch and args.repeats > 1):
+        ap.error("--repeats must be at least 1, and 1 with --profile-epoch")
     check_recipe(args)
     if args.log_dir:
         try:
@@ -182,19 +190,39 @@ def main() -> None:
             data = synthetic_dataset_dir(args.pairs, args.dim, clusters=args.clusters)
             print(f"data: {args.pairs:,} pairs, D={args.dim}, {args.clusters} clusters, written in "
                   f"{time.perf_counter() - started:.0f} s ({data})", flush=True)
+        rounds = []
         try:
-            jobs = {n: run_job(args, data, n, tmp) for n in (1, args.gpus)}
+            for i in range(args.repeats):
+                tag = f"-round{i + 1}" if args.repeats > 1 else ""
+                rounds.append({n: run_job(args, data, n, tmp, tag) for n in (1, args.gpus)})
         finally:
             if not args.data:
                 shutil.rmtree(data.parent, ignore_errors=True)
-    one, many = (statistics.median(jobs[n]["pairs_per_s"]) for n in (1, args.gpus))
-    print(f"device: {jobs[1]['device']}; recipe {args.recipe}; batch {args.batch_size} per device; {args.precision}; "
+    report(args, rounds)
+
+
+def report(args: argparse.Namespace, rounds: list[dict]) -> None:
+    """Print each job's pairs/s (median over epochs), each round's speed-up and their median."""
+    def name(n: int) -> str:
+        return f"{n} process{'es' if n > 1 else ''}"
+
+    median = {n: [statistics.median(jobs[n]["pairs_per_s"]) for jobs in rounds] for n in (1, args.gpus)}
+    speedups = [many / one for one, many in zip(median[1], median[args.gpus])]
+    print(f"device: {rounds[0][1]['device']}; recipe {args.recipe}; batch {args.batch_size} per device; {args.precision}; "
           f"{args.epochs} epochs (median over epochs)")
-    for n in (1, args.gpus):
-        per_epoch = ", ".join(f"{v:,.0f}" for v in jobs[n]["pairs_per_s"])
-        print(f"{n} process{'es' if n > 1 else ''}: pairs/s {statistics.median(jobs[n]['pairs_per_s']):,.0f}  "
-              f"(per epoch: {per_epoch}; job wall {jobs[n]['wall_s']:.0f} s)")
-    speedup = many / one
+    if len(rounds) == 1:
+        for n in (1, args.gpus):
+            per_epoch = ", ".join(f"{v:,.0f}" for v in rounds[0][n]["pairs_per_s"])
+            print(f"{name(n)}: pairs/s {median[n][0]:,.0f}  (per epoch: {per_epoch}; job wall {rounds[0][n]['wall_s']:.0f} s)")
+    else:
+        for i, jobs in enumerate(rounds):
+            print(f"round {i + 1}: {name(1)} {median[1][i]:,.0f}, {name(args.gpus)} {median[args.gpus][i]:,.0f} pairs/s: "
+                  f"{speedups[i]:.2f}x")
+        for n in (1, args.gpus):
+            print(f"{name(n)}: pairs/s {statistics.median(median[n]):,.0f}  (median of {len(rounds)} rounds)")
+        print(f"speed-up over rounds: median {statistics.median(speedups):.2f}x, min {min(speedups):.2f}x, "
+              f"max {max(speedups):.2f}x")
+    speedup = statistics.median(speedups)
     print(f"efficiency: {speedup / args.gpus:.1%} of linear ({args.gpus} x the 1-process figure)")
     print(f"scaling: {speedup:.2f}x")
 

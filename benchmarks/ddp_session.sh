@@ -5,7 +5,8 @@
 # (tests/distributed/test_epoch_order_cuda.py, when the pytest wheels are in .devwheels/test/), then a
 # 1-GPU and a 2-GPU job of jepa_base on the same synthetic data: 1M pairs, D = 384, 256 clusters, batch
 # BATCH per GPU (default 4096), bf16, train.compile = "default" with train.cuda_graph, 3 epochs (the first
-# compiles and captures). EXTRA adds bench_ddp.py arguments (e.g. "--set 'loss[1].gather=false'").
+# compiles and captures), REPEATS rounds (default 1; the jobs alternate, and the median speed-up is the
+# figure). EXTRA adds bench_ddp.py arguments (e.g. "--set 'loss[1].gather=false'").
 # The jobs' output is in OUT_DIR/job-*.log; the figures in OUT_DIR/bench_ddp.txt.
 set -uo pipefail
 OUT=${1:-/tmp/jasper-ddp}
@@ -20,5 +21,5 @@ fi
 cd /tmp  # import the installed package, not the source tree
 DATA=$($PY -c "import sys; sys.path.insert(0, '$ROOT/benchmarks'); from common import synthetic_dataset_dir; print(synthetic_dataset_dir(1000000, 384, clusters=256))")
 eval "$PY \"$ROOT/benchmarks/bench_ddp.py\" --recipe jepa_base --data \"$DATA\" --batch-size ${BATCH:-4096} --precision bf16 \
-    --compile default --cuda-graph --device cuda --gpus 2 --epochs 3 --job-timeout 180 --log-dir \"$OUT\" ${EXTRA:-}" \
+    --compile default --cuda-graph --device cuda --gpus 2 --epochs 3 --repeats ${REPEATS:-1} --job-timeout 180 --log-dir \"$OUT\" ${EXTRA:-}" \
     2>&1 | tee "$OUT/bench_ddp.txt" | tail -6

@@ -23,3 +23,24 @@ def test_bench_ddp__runs_both_jobs_and_prints_their_pairs_per_s_and_the_scaling(
     lines = proc.stdout.strip().splitlines()
     assert re.match(r"1 process: pairs/s [\d,]+ ", lines[-4]) and re.match(r"2 processes: pairs/s [\d,]+ ", lines[-3])
     assert re.fullmatch(r"scaling: \d+\.\d\dx", lines[-1])
+
+
+def test_bench_ddp__repeats_alternate_the_jobs_and_report_each_rounds_speed_up():
+    cmd = [sys.executable, str(BENCH), "--recipe", "quickstart", "--pairs", "800", "--dim", "16", "--clusters", "4",
+           "--batch-size", "16", "--epochs", "1", "--device", "cpu", "--repeats", "2"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    lines = proc.stdout.strip().splitlines()
+    rounds = [line for line in lines if line.startswith("round ")]
+    assert [r.split(":")[0] for r in rounds] == ["round 1", "round 2"]
+    speedups = sorted(float(r.rsplit(" ", 1)[1].rstrip("x")) for r in rounds)
+    middle = re.fullmatch(r"speed-up over rounds: median (\d+\.\d\d)x, min (\d+\.\d\d)x, max (\d+\.\d\d)x", lines[-3])
+    assert middle and float(middle[2]) == pytest.approx(speedups[0], abs=0.006)
+    assert float(middle[3]) == pytest.approx(speedups[1], abs=0.006)
+    assert lines[-1] == f"scaling: {middle[1]}x"
+
+
+def test_bench_ddp__repeats_with_a_profile_are_refused_in_one_line():
+    proc = subprocess.run([sys.executable, str(BENCH), "--repeats", "2", "--profile-epoch", "1", "--log-dir", "/tmp"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "--repeats must be at least 1, and 1 with --profile-epoch" in proc.stderr
