@@ -17,6 +17,7 @@ import argparse
 import cProfile
 import pstats
 import time
+
 import torch
 
 from common import add_step_arguments, step_overrides
@@ -24,8 +25,8 @@ from jasper_core.errors import JasperError
 from jasper_core.recipe import load_recipe
 from jasper_core.testing import plugins_with
 from jasper_core.training.assemble import assemble
-from jasper_core.training.graphed import graphed_step
 from jasper_core.training.batches import epoch_rows
+from jasper_core.training.graphed import graphed_step
 from jasper_core.training.step import train_rows
 
 

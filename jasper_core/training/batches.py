@@ -1,9 +1,9 @@
 """The vectorised epoch batcher shared by every dataset plugin: no per-sample Python.
 
 In a job of ``W`` ranks every rank has the same epoch order (drawn from the shared seed; on GPUs,
-rank 0's draw, broadcast) and takes its slice of each global batch of ``W × batch_size`` pairs (:func:`jasper_core.distributed.batch_rows`):
-the ranks' batches of an epoch together are the one-process epoch's batches at batch size
-``W × batch_size``.
+rank 0's draw, broadcast) and takes its slice of each global batch of ``W × batch_size`` pairs
+(:func:`jasper_core.distributed.batch_rows`): the ranks' batches of an epoch together are the
+one-process epoch's batches at batch size ``W × batch_size``.
 """
 
 from __future__ import annotations

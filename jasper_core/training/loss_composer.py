@@ -41,12 +41,15 @@ class LossComposer(nn.Module):
             value = check_loss_output(out, name)
             parts[name] = value
             for key, extra in out.items():
-                if key != "loss":
-                    # logged figures live beside the total (one device-side read per interval)
-                    if not torch.is_tensor(extra) and not torch.compiler.is_compiling() and f"{name}/{key}" not in self.host_numbers:
-                        self.host_numbers.append(f"{name}/{key}")  # a captured step (train.cuda_graph) would freeze it
-                    parts[f"{name}/{key}"] = torch.as_tensor(extra.detach() if torch.is_tensor(extra) else float(extra),
-                                                             device=total.device)
+                if key == "loss":
+                    continue
+                label = f"{name}/{key}"  # logged figures live beside the total (one device-side read per interval)
+                if torch.is_tensor(extra):
+                    parts[label] = torch.as_tensor(extra.detach(), device=total.device)
+                    continue
+                if not torch.compiler.is_compiling() and label not in self.host_numbers:
+                    self.host_numbers.append(label)  # a captured step (train.cuda_graph) could not update it
+                parts[label] = torch.as_tensor(float(extra), device=total.device)
             weight = self.weights[name] if (aux_active or i == 0) else 0.0
             if weight == 0.0:
                 continue
