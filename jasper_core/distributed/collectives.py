@@ -48,16 +48,16 @@ class _GatherWithGrad(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, local: torch.Tensor) -> torch.Tensor:
-        world = current()
-        ctx.rank, ctx.size, ctx.rows = world.rank, world.size, local.shape[0]
-        out = local.new_empty((world.size * local.shape[0], *local.shape[1:]))
+        # plain torch.distributed calls, no World: dynamo traces them into the compiled step's graph
+        ctx.rank, ctx.rows, ctx.nccl = dist.get_rank(), local.shape[0], dist.get_backend() == dist.Backend.NCCL
+        out = local.new_empty((dist.get_world_size() * local.shape[0], *local.shape[1:]))
         _all_gather_single(out, local.contiguous())
         return out
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
         grad = grad.contiguous()
-        if dist.get_backend() == dist.Backend.NCCL:
+        if ctx.nccl:
             out = grad.new_empty((ctx.rows, *grad.shape[1:]))
             _reduce_scatter_single(out, grad)
             return out
@@ -72,7 +72,7 @@ def gather_rows_with_grad(local: torch.Tensor) -> torch.Tensor:
     gradients that every rank's loss sends them; with DDP averaging the parameter gradients over
     ranks, the result equals the gradient of the mean loss over the global batch.
     """
-    if not current().distributed:
+    if not (dist.is_available() and dist.is_initialized()):  # what current() tests, without building a World
         return local
     return _GatherWithGrad.apply(local)
 

@@ -30,14 +30,7 @@ class LossComposer(nn.Module):
         total = inputs.prediction.new_zeros(())
         parts: dict[str, torch.Tensor] = {}
         for i, name in enumerate(self.names):
-            try:
-                out = self.losses[name](inputs)
-            except (ValueError, TypeError, RuntimeError, IndexError, KeyError) as exc:  # say which loss
-                if isinstance(exc, (JasperError, torch.OutOfMemoryError)):
-                    raise
-                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-                raise JasperError(f'loss "{name}": {first}' if isinstance(exc, (ValueError, TypeError))
-                                  else f'loss "{name}" failed: {type(exc).__name__}: {first}') from exc
+            out = self._run(name, inputs)
             value = check_loss_output(out, name)
             parts[name] = value
             for key, extra in out.items():
@@ -58,3 +51,18 @@ class LossComposer(nn.Module):
             else:
                 total = total + weight * value
         return total, parts
+
+    def _run(self, name: str, inputs) -> dict:
+        """Loss ``name``'s output; its error is raised naming it. Compiled, the call is not wrapped in
+        ``try`` (dynamo cannot resume after a graph break inside one and would run every loss eagerly);
+        a compiled step that fails is run again eagerly, where the loss is named."""
+        if torch.compiler.is_compiling():
+            return self.losses[name](inputs)
+        try:
+            return self.losses[name](inputs)
+        except (ValueError, TypeError, RuntimeError, IndexError, KeyError) as exc:  # say which loss
+            if isinstance(exc, (JasperError, torch.OutOfMemoryError)):
+                raise
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise JasperError(f'loss "{name}": {first}' if isinstance(exc, (ValueError, TypeError))
+                              else f'loss "{name}" failed: {type(exc).__name__}: {first}') from exc

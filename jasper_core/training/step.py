@@ -91,6 +91,24 @@ def autocast(device: torch.device, dtype: torch.dtype | None):
     return torch.autocast(device_type=device.type, dtype=dtype, enabled=dtype is not None, cache_enabled=False)
 
 
+def run_model(model: torch.nn.Module, batch: Batch, state: StepState, model_comp: Any = None):
+    """``model``'s :class:`Prediction` for the batch; a plugin's error is raised naming the plugin (``model_comp``).
+
+    Compiled, the call is not wrapped in ``try``: dynamo cannot resume after a graph break inside a
+    ``try`` block and would run the whole frame eagerly, and DDP's forward (a multi-process job) is
+    such a break. A compiled step that fails is run again eagerly (:func:`compute_losses`), where the
+    plugin is named.
+    """
+    if model_comp is None or torch.compiler.is_compiling():
+        return model(batch.question, batch.steering, state)
+    try:
+        return model(batch.question, batch.steering, state)
+    except (RuntimeError, ValueError, TypeError, IndexError) as exc:  # a plugin bug: name the plugin
+        if isinstance(exc, JasperError):
+            raise
+        raise model_failure(exc, model_comp) from exc
+
+
 def model_losses(model: torch.nn.Module, composer: torch.nn.Module, batch: Batch, state: StepState,
                  positive: torch.Tensor, negatives: torch.Tensor, autocast_dtype: torch.dtype | None, aux_active: bool,
                  model_comp: Any = None):
@@ -102,12 +120,7 @@ def model_losses(model: torch.nn.Module, composer: torch.nn.Module, batch: Batch
     plugin returning the wrong thing is named in one line instead of failing inside a loss.
     """
     with autocast(batch.question.device, autocast_dtype):
-        try:
-            prediction = model(batch.question, batch.steering, state)
-        except (RuntimeError, ValueError, TypeError, IndexError) as exc:  # a plugin bug: name the plugin
-            if model_comp is None or isinstance(exc, JasperError):
-                raise
-            raise model_failure(exc, model_comp) from exc
+        prediction = run_model(model, batch, state, model_comp)
         if model_comp is not None:
             prediction = check_prediction(prediction, batch.question, model_comp)
         inputs = LossInputs(prediction=prediction.prediction.float(), positive=positive, negatives=negatives,

@@ -9,6 +9,8 @@ weights it trained (before the final evaluation loads best.pt), the sharded eval
 untrained model, and a gathered InfoNCE loss with its gradient. ``fail``: rank 1 raises in epoch 2.
 ``graphed``: ``train`` with the captured step of ``train.cuda_graph`` (its capture replaced by the CPU
 stand-in ``conftest.ReplayByRerun``); each rank leaves its weights and what the captured step did.
+``compiled``: ``train`` (the recipe sets ``train.compile``); each rank leaves the reasons of dynamo's
+graph breaks.
 """
 
 from __future__ import annotations
@@ -94,12 +96,25 @@ def train_graphed(recipe: str, run_dir: str, out: Path) -> int:
     return code
 
 
+def train_compiled(recipe: str, run_dir: str, out: Path) -> int:
+    import json
+
+    from torch._dynamo.utils import counters
+
+    code = cli.main(["train", recipe, "--run-dir", run_dir])
+    breaks = [" ".join(reason.split()[:40]) for reason in counters["graph_break"]]
+    (out / f"compiled-rank{os.environ['RANK']}.json").write_text(json.dumps({"graph_breaks": breaks}))
+    return code
+
+
 def main() -> int:
     mode, recipe, run_dir, out = sys.argv[1:5]
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     if mode == "graphed":
         return train_graphed(recipe, run_dir, out_dir)
+    if mode == "compiled":
+        return train_compiled(recipe, run_dir, out_dir)
     if mode == "fail":
         plugins = plugins_with(FailOnRank1())
         cli.get_plugins = lambda args: plugins
