@@ -19,6 +19,7 @@ from torch.profiler import record_function
 from jasper_core.contracts import Batch, LossInputs, StepState
 from jasper_core.errors import JasperError, first_line
 from jasper_core.training.assemble import Setup
+from jasper_core.training.materialize import with_materialized_labels
 from jasper_core.training.nonfinite import GRAD_NORM
 from jasper_core.training.output_checks import check_prediction, model_failure
 
@@ -133,8 +134,8 @@ def model_losses(model: torch.nn.Module, composer: torch.nn.Module, batch: Batch
 def forward_losses(setup: Setup, batch: "Batch | Rows", step: int, total_steps: int, aux_active: bool):
     """The batch gather (given :class:`Rows`), the target encoding, the model's forward and the losses:
     what ``train.compile`` compiles, as one graph. Returns ``(total, components, prediction)``."""
-    if isinstance(batch, Rows):
-        batch = setup.dataset.gather(batch.rows, batch.codes)
+    if isinstance(batch, Rows):  # labels written out: fused into the loss means they ran serially (materialize.py)
+        batch = with_materialized_labels(setup.dataset.gather(batch.rows, batch.codes))
     state, positive, negatives = encode_targets(setup, batch, step, total_steps)
     model = setup.model if setup.ddp is None else setup.ddp  # DDP in a multi-process job (jasper_core.distributed)
     return model_losses(model, setup.composer, batch, state, positive, negatives, setup.autocast_dtype, aux_active,
