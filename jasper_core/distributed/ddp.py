@@ -13,7 +13,6 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.distributed.algorithms.ddp_comm_hooks import default_hooks
 from torch.nn.parallel import DistributedDataParallel
 
 from jasper_core.contracts import Prediction, StepState
@@ -71,12 +70,6 @@ def wrap(setup: Any, world: World) -> DataParallelPredictor | None:
         # the gradients are views into DDP's all-reduce buckets: no copy back after each all-reduce
         gradient_as_bucket_view=True,
     )
-    if os.environ.get("JX_HOOK", "1") == "1":  # EXPERIMENT
-        # DDP's own averaging hook divides each bucket once before its all-reduce; without a hook the reducer
-        # divides every parameter's gradient on its own (one kernel per parameter per step)
-        ddp.register_comm_hook(state=None, hook=default_hooks.allreduce_hook)
-    if os.environ.get("JX_OPT_DDP", "1") == "0":  # EXPERIMENT
-        torch._dynamo.config.optimize_ddp = False
     for param in setup.composer.parameters():
         if param.requires_grad:
             param.register_post_accumulate_grad_hook(_average_gradient)
