@@ -100,3 +100,24 @@ def test_compute_losses__an_error_of_the_step_itself_is_raised_by_the_eager_step
     with pytest.raises(Exception) as info:
         compute_losses(setup, bad, step=0, total_steps=10)
     assert "compiled" not in str(info.value)
+
+
+@pytest.mark.slow
+def test_compute_losses__a_model_raising_inside_the_compiled_step_is_named_by_the_eager_rerun(tiny_recipe_text, registries):
+    """Compiled, the model call is not wrapped in the plugin-naming try (a graph break there sent the whole
+    frame to eager under DDP); the eager re-run of a failing compiled step names the plugin instead."""
+    from jasper_core.errors import PluginOutputError
+    from jasper_core.training.compiled import compile_step
+    from jasper_core.training.step import compute_losses, forward_losses
+
+    setup = assemble(recipe_from_text(tiny_recipe_text, registries), registries)
+
+    class Raises(torch.nn.Module):
+        def forward(self, question, steering, state):
+            raise IndexError("index 7 is out of bounds for dimension 0 with size 4")
+
+    setup.model = Raises()
+    setup.compiled = compile_step(forward_losses, "default")
+    batch = next(epoch_batches(setup.dataset, setup.dataset.split("train"), 8, generator=torch.Generator().manual_seed(0)))
+    with pytest.raises(PluginOutputError, match=r'^model "jepa" .*raised IndexError in a training step: index 7'):
+        compute_losses(setup, batch, step=0, total_steps=10)
