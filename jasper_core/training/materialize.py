@@ -4,8 +4,8 @@ written to memory before the losses read them.
 Under ``train.compile = "default"`` on a GPU the step gathers its batch inside the compiled graph
 (``step.Rows``). Inductor then fused the lookup of each pair's cluster id (a random read of the
 dataset's ``[N]`` table) into the final kernel that averages the losses over the batch, a reduction
-that runs as one thread block: with 1M pairs, one such kernel took 1.2 ms of a 2.3 ms step on an
-H200 (its loads miss the cache one after another), where 200,000 pairs ran the step in 1.05 ms. Copying the
+that runs as one thread block: with 1M pairs that kernel took 1.2 ms of a 2.3 ms step on an H200,
+where 200,000 pairs ran the whole step in 1.05 ms (docs/performance.md). Copying the
 integer fields through a custom operator (which inductor calls as it is) makes their gather a
 parallel kernel of its own; the copies cost a few microseconds.
 """
