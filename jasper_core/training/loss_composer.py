@@ -53,11 +53,8 @@ class LossComposer(nn.Module):
         return total, parts
 
     def _run(self, name: str, inputs) -> dict:
-        """Loss ``name``'s output; its error is raised naming it. Compiled, the call is not wrapped in
-        ``try`` (dynamo cannot resume after a graph break inside one and would run every loss eagerly);
-        a compiled step that fails is run again eagerly, where the loss is named."""
-        if torch.compiler.is_compiling():
-            return self.losses[name](inputs)
+        """Loss ``name``'s output; its error is raised naming it. A method of its own: a loss that breaks
+        dynamo's graph inside this ``try`` makes dynamo run only this small frame eagerly, not the composer."""
         try:
             return self.losses[name](inputs)
         except (ValueError, TypeError, RuntimeError, IndexError, KeyError) as exc:  # say which loss

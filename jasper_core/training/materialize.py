@@ -6,8 +6,9 @@ Under ``train.compile = "default"`` on a GPU the step gathers its batch inside t
 dataset's ``[N]`` table) into the final kernel that averages the losses over the batch, a reduction
 that runs as one thread block: with 1M pairs that kernel took 1.2 ms of a 2.3 ms step on an H200,
 where 200,000 pairs ran the whole step in 1.05 ms (docs/performance.md). Copying the
-integer fields through a custom operator (which inductor calls as it is) makes their gather a
-parallel kernel of its own; the copies cost a few microseconds.
+integer fields through a custom operator (which inductor calls as it is, and leaves out where nothing
+reads the copy: for ``jepa_base`` the cluster ids and negative tiers) makes their gather a parallel
+kernel of its own; the copies cost a few microseconds.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def _materialize_fake(x: torch.Tensor) -> torch.Tensor:
 
 def with_materialized_labels(batch: Batch) -> Batch:
     """``batch`` with its integer tensors (negative tiers, cluster, indices, steering codes) passed through
-    :func:`materialize`; the embeddings stay as they are (their gather fuses with the target encoder's input)."""
+    :func:`materialize`; the embeddings (floating or complex: the op has no gradient) stay as they are —
+    their gather fuses with the target encoder's input."""
     fields = {name: getattr(batch, name) for name in _FIELDS}
-    return Batch(**{name: t if t.is_floating_point() else materialize(t) for name, t in fields.items()})
+    return Batch(**{name: t if t.is_floating_point() or t.is_complex() else materialize(t) for name, t in fields.items()})

@@ -95,17 +95,14 @@ def autocast(device: torch.device, dtype: torch.dtype | None):
 def run_model(model: torch.nn.Module, batch: Batch, state: StepState, model_comp: Any = None):
     """``model``'s :class:`Prediction` for the batch; a plugin's error is raised naming the plugin (``model_comp``).
 
-    Compiled, the call is not wrapped in ``try``: dynamo cannot resume after a graph break inside a
-    ``try`` block and would run the whole frame eagerly, and DDP's forward (a multi-process job) is
-    such a break. A compiled step that fails is run again eagerly (:func:`compute_losses`), where the
-    plugin is named.
+    A function of its own: under DDP, ``train.compile`` meets a graph break in DDP's forward, and dynamo
+    cannot resume after a break inside a ``try`` block; it then runs the frame holding the ``try``
+    eagerly — this small one, not the caller that goes on to the losses.
     """
-    if model_comp is None or torch.compiler.is_compiling():
-        return model(batch.question, batch.steering, state)
     try:
         return model(batch.question, batch.steering, state)
     except (RuntimeError, ValueError, TypeError, IndexError) as exc:  # a plugin bug: name the plugin
-        if isinstance(exc, JasperError):
+        if model_comp is None or isinstance(exc, JasperError):
             raise
         raise model_failure(exc, model_comp) from exc
 

@@ -295,7 +295,7 @@ def test_ddp__the_captured_step_trains_what_the_eager_job_trains(ddp_run, tmp_pa
 def test_ddp__the_compiled_step_breaks_its_graph_only_at_ddps_forward(ddp_run, tmp_path):
     """Under DDP, train.compile splits the step only where DDP's forward stops dynamo; the gathered InfoNCE
     and the rest of the losses trace into one graph. (A ``World`` built in the gather broke the graph inside
-    the plugin-naming ``try`` blocks, and dynamo then ran the model's caller and every loss eagerly.)"""
+    the loss composer's plugin-naming ``try``: the composer ran eagerly, each loss compiled on its own.)"""
     recipe = tmp_path / "compiled.toml"
     recipe.write_text(RECIPE.format(path=ddp_run.synthetic_dir, batch=PER_DEVICE)
                       .replace('seed = 0', 'seed = 0\ncompile = "default"'))

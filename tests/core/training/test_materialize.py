@@ -29,7 +29,17 @@ def test_with_materialized_labels__integer_fields_are_equal_copies_and_embedding
 
 
 @pytest.mark.slow  # compiles
-def test_materialize__traces_into_a_full_graph_as_one_opaque_call():
+def test_materialize__stays_an_opaque_call_in_the_compiled_code_where_a_plain_copy_would_fuse():
+    from torch._inductor.utils import run_and_get_code
+
     table, rows = torch.arange(100) * 3, torch.tensor([5, 1, 7])
-    compiled = torch.compile(lambda t, i: (materialize(t.index_select(0, i)) + 1).sum(), fullgraph=True)
-    assert int(compiled(table, rows)) == (15 + 1) + (3 + 1) + (21 + 1)
+
+    def labels_sum(copy):
+        return torch.compile(lambda t, i: (copy(t.index_select(0, i)) + 1).sum(), fullgraph=True)
+
+    total, code = run_and_get_code(labels_sum(materialize), table, rows)
+    assert int(total) == (15 + 1) + (3 + 1) + (21 + 1)
+    assert "jasper.materialize" in "\n".join(code)
+    torch._dynamo.reset()
+    _, plain = run_and_get_code(labels_sum(torch.clone), table, rows)
+    assert "clone" not in "\n".join(plain).split("def call(")[-1]  # inductor fused the plain copy away
