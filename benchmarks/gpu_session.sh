@@ -7,7 +7,7 @@
 #   bench   bench_train.py: jepa_base end to end on PAIRS synthetic pairs (default 400,000, D = 384), bf16,
 #           each RUNS spec "compile:graph" (default "default:graph": train.compile = "default" with
 #           train.cuda_graph) at each of BATCHES (default 4096 8192 16384); then profile_step.py (the
-#           steady state) at PROFILE_BATCH (default 8192)
+#           steady state) at PROFILE_BATCH (default 8192), on that data and on 1M pairs (256 clusters)
 #   memmap  the 1M-pair 768-d fp16 memory-mapped dataset (memmap.py: RSS, GPU peak memory, pairs/s) on
 #           the GPU and on the CPU
 # PART=tests|bench|memmap runs one part (default: all three). Each result is in OUT/*.txt and OUT/summary.txt
@@ -47,6 +47,11 @@ if [ "$PART" = all ] || [ "$PART" = bench ]; then
     done
   done
   run "profile-b${PROFILE_BATCH:-8192}" $PY "$ROOT/benchmarks/profile_step.py" --recipe jepa_base --device cuda --data "$DATA" \
+      --batch-size "${PROFILE_BATCH:-8192}" --precision bf16 --compile default --cuda-graph --top 30
+  # the same step on a 1M-pair dataset: its ms/step should match the smaller dataset's (a kernel that reads
+  # the dataset's tables badly slows with their size: a loss mean took 1.2 ms per step at 1M pairs)
+  BIG=$($PY -c "import sys; sys.path.insert(0, '$ROOT/benchmarks'); from common import synthetic_dataset_dir; print(synthetic_dataset_dir(1000000, 384, clusters=256))")
+  run "profile-b${PROFILE_BATCH:-8192}-1M" $PY "$ROOT/benchmarks/profile_step.py" --recipe jepa_base --device cuda --data "$BIG" \
       --batch-size "${PROFILE_BATCH:-8192}" --precision bf16 --compile default --cuda-graph --top 30
 fi
 if [ "$PART" = all ] || [ "$PART" = memmap ]; then
