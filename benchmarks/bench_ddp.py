@@ -38,6 +38,7 @@ def worker(args: argparse.Namespace) -> None:
     """One rank of a job (started by torchrun): train, and on rank 0 write the epochs' pairs/s."""
     import torch
 
+    from common import QUICK_EVAL
     from jasper_core import hookimpl
     from jasper_core.recipe import load_recipe
     from jasper_core.recipe.overrides import set_override
@@ -88,7 +89,7 @@ def worker(args: argparse.Namespace) -> None:
                  f"train.epochs={args.epochs}", set_override("train.device", args.device),
                  set_override("train.precision", args.precision), set_override("train.compile", args.compile),
                  f"train.cuda_graph={str(args.cuda_graph).lower()}", f"eval.every={args.epochs}",
-                 'eval.variants=["zero"]', "eval.metric.bootstrap_samples=0", 'logger=[{type="console"}]', *args.set]  # the console: progress in the job's log
+                 *QUICK_EVAL, 'logger=[{type="console"}]', *args.set]  # the console: progress in the job's log
     recipe = load_recipe(args.recipe, plugins.registries, overrides)
     trainer = Trainer(recipe, plugins, run_dir=args.run_dir)
     trainer.fit()

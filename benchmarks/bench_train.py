@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from common import add_step_arguments, step_overrides
+from common import QUICK_EVAL, add_step_arguments, step_overrides
 from jasper_core import hookimpl
 from jasper_core.recipe import load_recipe
 from jasper_core.recipe.overrides import set_override
@@ -109,7 +109,7 @@ def main() -> None:
     ap.add_argument("--matmul-size", type=int, default=0, help="matmul peak size (default 1024 on CPU, 8192 on GPU)")
     args = ap.parse_args()
     data, overrides = step_overrides(args)
-    overrides += [f"train.epochs={args.epochs}", f"eval.every={args.epochs}"]
+    overrides += [f"train.epochs={args.epochs}", f"eval.every={args.epochs}", *QUICK_EVAL]
     speed = EpochSpeed()
     plugins = plugins_with(speed)
     recipe = load_recipe(args.recipe, plugins.registries, overrides)

@@ -14,6 +14,11 @@ from jasper_core.training.compiled import COMPILE_MODES
 from jasper_plugins.data.writer import write_dataset
 
 
+#: Recipe overrides that keep a benchmark's evaluation short: the zero-hint variant only, no bootstrap
+#: intervals (it is not timed, but on 1M pairs the recipe's full evaluation takes longer than the training).
+QUICK_EVAL = ['eval.variants=["zero"]', "eval.metric.bootstrap_samples=0"]
+
+
 def synthetic_dataset_dir(pairs: int, dim: int, clusters: int = 32, negatives: int = 8) -> Path:
     """Write a synthetic dataset of about ``pairs`` pairs and return its directory."""
     out = Path(tempfile.mkdtemp(prefix="jasper-bench-")) / "data"
