@@ -9,7 +9,7 @@ import torch
 import torch.distributed as dist
 
 from jasper_core.distributed.sharding import shard_sizes
-from jasper_core.distributed.world import World, current
+from jasper_core.distributed.world import World, current, in_group
 from jasper_core.errors import JasperError
 
 T = TypeVar("T")
@@ -72,7 +72,7 @@ def gather_rows_with_grad(local: torch.Tensor) -> torch.Tensor:
     gradients that every rank's loss sends them; with DDP averaging the parameter gradients over
     ranks, the result equals the gradient of the mean loss over the global batch.
     """
-    if not (dist.is_available() and dist.is_initialized()):  # what current() tests, without building a World
+    if not in_group():  # not current(): no World built inside a compiled step
         return local
     return _GatherWithGrad.apply(local)
 

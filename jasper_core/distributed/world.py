@@ -52,9 +52,15 @@ class World:
 SOLO = World()
 
 
+def in_group() -> bool:
+    """Whether this process has joined a process group (plain ``torch.distributed`` calls: dynamo
+    traces this inside a compiled step, where building a :class:`World` would break the graph)."""
+    return dist.is_available() and dist.is_initialized()
+
+
 def current() -> World:
     """The world of the initialised process group, or a one-process world (:data:`SOLO`)."""
-    if not (dist.is_available() and dist.is_initialized()):
+    if not in_group():
         return SOLO
     return World(rank=dist.get_rank(), local_rank=int(os.environ.get("LOCAL_RANK", 0)), size=dist.get_world_size(),
                  joined=True)
@@ -107,6 +113,6 @@ def join(device: torch.device) -> World:
 
 def leave() -> None:
     """Leave the process group (all ranks wait for each other first); a no-op in a one-process job."""
-    if dist.is_available() and dist.is_initialized():
+    if in_group():
         dist.barrier()
         dist.destroy_process_group()
