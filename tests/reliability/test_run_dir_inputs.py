@@ -111,6 +111,51 @@ def test_lock__a_second_writer_is_refused_and_a_stale_lock_taken_over(tmp_path):
         assert json.loads(run.lock_file.read_text())["pid"] == os.getpid()
 
 
+def test_lock__a_writer_killed_while_writing_its_lock_leaves_nothing_that_blocks(tmp_path):
+    """The lock is linked from a filled temporary file, so a writer killed while writing it leaves no
+    empty .lock (which read as a live holder for a minute); the next holder removes its temporary file."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    run = RunDir(tmp_path / "run")
+    killed_while_writing = (
+        "import os, signal, sys\n"
+        "from jasper_core.training.run_dir import RunDir\n"
+        "class Killed:\n"
+        "    def __init__(self, *args, **kwargs): pass\n"
+        "    def __enter__(self): return self\n"
+        "    def __exit__(self, *exc): return False\n"
+        "    def write(self, text): os.kill(os.getpid(), signal.SIGKILL)\n"
+        "os.fdopen = Killed\n"
+        "with RunDir(sys.argv[1]).lock(): pass\n")
+    proc = subprocess.run([sys.executable, "-c", killed_while_writing, str(run.path)], capture_output=True, timeout=60)
+    assert proc.returncode == -9, proc.stderr
+    with run.lock():
+        assert json.loads(run.lock_file.read_text())["pid"] == os.getpid()
+        assert sorted(p.name for p in run.path.iterdir()) == [".lock"]
+
+
+def test_lock__on_a_file_system_without_hard_links_it_is_still_exclusive_and_filled(tmp_path, monkeypatch):
+    import errno
+    import json
+    import os
+
+    def no_links(src, dst, *args, **kwargs):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    run = RunDir(tmp_path / "run")
+    with run.lock():
+        assert json.loads(run.lock_file.read_text())["pid"] == os.getpid()
+        with pytest.raises(JasperError, match=f"in use by pid {os.getpid()}"):
+            with run.lock():
+                pass
+        assert sorted(p.name for p in run.path.iterdir()) == [".lock"]
+    assert not run.lock_file.exists()
+
+
 def test_train__two_jobs_in_one_run_directory(tiny_recipe_text, tmp_path, plugins):
     run = RunDir(tmp_path / "run")
     recipe = recipe_from_text(tiny_recipe_text, plugins.registries)
