@@ -7,7 +7,8 @@ Runs ``--warmup`` steps of the real training step (compilation included), then `
 under ``torch.profiler``. Prints wall ms per step, the device's kernel time per step (on a GPU: if it
 is well under the wall time, the step waits for the host: launches and Python), the number of
 kernels per step, and the ``--top`` kernels (or CPU operators) by total time; with ``--host``, the
-host's Python functions by their own time. Last line:
+host's Python functions by their own time; with ``--trace FILE``, the profiled steps as a Chrome trace
+(every kernel with its full name and start time: the gaps between kernels). Last line:
 ``wall ms/step: <value>``.
 """
 
@@ -46,6 +47,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--top", type=int, default=15)
     ap.add_argument("--host", action="store_true", help="also print the host's Python functions by own time (cProfile)")
+    ap.add_argument("--trace", help="also write the profiled steps as a Chrome trace to this file (.json or .json.gz)")
     args = ap.parse_args()
     _, overrides = step_overrides(args)
     plugins = plugins_with()
@@ -75,6 +77,8 @@ def main() -> None:
         for i in range(args.steps):
             one_step(next(batches), step=args.warmup + args.steps + i, total_steps=total, aux_active=True)
         sync()
+    if args.trace:
+        prof.export_chrome_trace(args.trace)
     if device.type == "cuda":
         kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
         busy_ms = sum(e.device_time for e in kernels) / 1e3 / args.steps
