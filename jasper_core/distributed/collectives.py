@@ -126,8 +126,9 @@ def broadcast_from_main(tensor: torch.Tensor) -> torch.Tensor:
 
 
 def all_ranks_true(flags: torch.Tensor) -> torch.Tensor:
-    """``[n]`` bool flags → true where they hold on every rank (a MIN all-reduce)."""
-    if not current().distributed:
+    """``[n]`` bool flags → true where they hold on every rank (a MIN all-reduce). Traceable: the
+    compiled non-finite check calls it (no :class:`World` built, which would break the graph)."""
+    if not in_group() or dist.get_world_size() == 1:
         return flags
     as_int = flags.to(torch.int32)
     dist.all_reduce(as_int, op=dist.ReduceOp.MIN)

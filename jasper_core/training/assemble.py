@@ -52,6 +52,8 @@ class Setup:
     guard: NonFiniteGuard
     ddp: nn.Module | None = None  # the model wrapped for a multi-process job (jasper_core.distributed.ddp)
     compiled: Callable | None = None  # step.forward_losses under torch.compile (train.compile), else None: eager
+    compiled_check: Callable | None = None  # step.decide_update compiled (train.compile = "default"), else None
+    compiled_ema: Callable | None = None  # step.ema_update compiled (train.compile = "default"), else None
     graphed: Any = None  # the captured step (train.cuda_graph on a CUDA device: graphed.GraphedStep, set by the trainer)
     watch: set[str] | None = None  # while a set: the states built record reads of their step into it (step_reads.py)
 
@@ -143,12 +145,15 @@ def assemble(recipe: Recipe, registries: Any, *, device: torch.device | None = N
     composer = LossComposer(terms, recipe.train.loss_weighting).to(device)
     params = [p for p in list(model.parameters()) + list(composer.parameters()) if p.requires_grad]
     precision = recipe.train.precision
-    compiled = None
+    compiled = compiled_check = compiled_ema = None
     if recipe.train.compile != "off":
         from jasper_core.training.compiled import compile_step
-        from jasper_core.training.step import forward_losses
+        from jasper_core.training.step import decide_update, ema_update, forward_losses
 
         compiled = compile_step(forward_losses, recipe.train.compile)
+        if recipe.train.compile == "default":  # the tail after backward too (the CUDA-graph modes keep it eager)
+            compiled_check = compile_step(decide_update, "default")
+            compiled_ema = compile_step(ema_update, "default")
     return Setup(
         recipe=recipe,
         registries=registries,
@@ -167,4 +172,6 @@ def assemble(recipe: Recipe, registries: Any, *, device: torch.device | None = N
         autocast_dtype=AUTOCAST_DTYPES[precision],
         guard=NonFiniteGuard(device, recipe.train.nonfinite, grad_norm_stops=precision != "fp16"),
         compiled=compiled,
+        compiled_check=compiled_check,
+        compiled_ema=compiled_ema,
     )

@@ -13,7 +13,8 @@ model or a loss reads ``state.step`` (``step_reads.py``): a captured step would 
 so such a recipe (``subspace``: the router's temperature schedule) trains without the graph, with
 one warning. So does a step that reads a tensor's value on the host (``.item()`` in a plugin: the
 warning names the line), a loss that returns a logged figure as a Python number (a replay cannot
-update it), a run whose capture fails (the reason in one line), an optimiser without a fused kernel
+update it), a run whose capture fails (the reason in one line; the CUDA generator is put back as it
+was before the capture, so the eager steps' dropout draws what an eager run draws), an optimiser without a fused kernel
 (SGD) and a batch of another size (an incomplete last batch runs eagerly). With
 ``train.compile = "default"`` two more eager steps compile the forward before the capture.
 
@@ -43,6 +44,9 @@ log = logging.getLogger("jasper.train")
 #: under DDP at least 12 (PyTorch's CUDA-graph notes ask for 11 eager DDP iterations before a capture).
 WARMUP_EAGER, WARMUP_COMPILED, WARMUP_DDP = 1, 3, 12
 
+#: The compiled parts of a step (``Setup`` attributes): the watched step runs without them.
+COMPILED = ("compiled", "compiled_check", "compiled_ema")
+
 
 def side_stream(device: torch.device) -> Any:
     """A context making a new CUDA stream current (a ``nullcontext`` off CUDA). Under
@@ -64,9 +68,17 @@ class CudaGraphs:
         graph = torch.cuda.CUDAGraph()
         current = torch.cuda.current_stream()
         stream = None if current == torch.cuda.default_stream() else current  # the run's side stream (side_stream)
-        # thread_local: other threads (NCCL's watchdog in a multi-process job) may query the device meanwhile
-        with torch.cuda.graph(graph, stream=stream, capture_error_mode="thread_local"):
-            out = fn()
+        generator = torch.cuda.default_generators[torch.cuda.current_device()]
+        before = generator.clone_state()
+        try:
+            # thread_local: other threads (NCCL's watchdog in a multi-process job) may query the device meanwhile
+            with torch.cuda.graph(graph, stream=stream, capture_error_mode="thread_local"):
+                out = fn()
+        except BaseException:
+            # a failed capture leaves the generator in capture mode, and the next random op (dropout in the
+            # eager step the run goes on with) fails: "Offset increment outside graph capture"
+            generator.graphsafe_set_state(before)
+            raise
         graph.replay()
         return out, graph.replay
 
@@ -165,13 +177,17 @@ class GraphedStep:
         if not getattr(setup.optimizer, "_step_supports_amp_scaling", False):
             self._disable(f'optim.type "{setup.recipe.optim.type}" has no fused kernel to capture (use "adam" or "adamw")')
             return train_rows(setup, rows, codes, **kw)
-        compiled, setup.compiled, setup.watch = setup.compiled, None, set()
+        compiled = {name: getattr(setup, name) for name in COMPILED}
+        for name in COMPILED:
+            setattr(setup, name, None)
+        setup.watch = set()
         try:
             with HostReads() as host:
                 result = train_rows(setup, rows, codes, **kw)
         finally:
             reads, setup.watch = setup.watch, None
-            setup.compiled = compiled if setup.compiled is None else setup.compiled
+            for name, fn in compiled.items():
+                setattr(setup, name, fn)
         if reads:
             self._disable(f"{setup.recipe.model.type!r} or one of its losses reads state.step (a schedule inside "
                           "the forward), which a captured step would freeze")

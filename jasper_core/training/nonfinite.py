@@ -1,7 +1,9 @@
 """The non-finite policy, decided on the device: no host read in the training step.
 
-Each step hands :meth:`NonFiniteGuard.observe` its watched values ``[N]`` (every loss component,
-the total, the gradient norm) and gets back one 0-dim bool ``ok``: the optimiser update and the
+Each step names its watched values (:meth:`NonFiniteGuard.watch`, on the host), then hands
+:meth:`NonFiniteGuard.record` the values ``[N]`` (every loss component, the total, the gradient
+norm; device operations only, compiled with the step's tail under ``train.compile = "default"``)
+and gets back one 0-dim bool ``ok``: the optimiser update and the
 EMA step are applied only where it holds (a fused optimiser skips on ``found_inf``; see
 ``step.py``). What happened is kept on the device — how many steps were skipped, the first bad
 step and its values — and read on the host once, by :meth:`NonFiniteGuard.read`, at the trainer's
@@ -85,17 +87,26 @@ class NonFiniteGuard:
 
     def observe(self, names: list[str], values: torch.Tensor, step: int | torch.Tensor) -> torch.Tensor:
         """Record step ``step`` (0-based; a 0-dim device tensor under ``train.cuda_graph``) with
-        ``values [N]`` named ``names``; returns ``ok`` (0-dim bool).
+        ``values [N]`` named ``names``; returns ``ok`` (0-dim bool). :meth:`watch` then :meth:`record`."""
+        self.watch(names)
+        return self.record(values, step)
 
-        The record is updated in place (a captured step replays into the same tensors). No host
-        synchronisation unless ``names`` differ from the previous step's.
-        """
+    def watch(self, names: list[str]) -> None:
+        """Name the values the next :meth:`record` calls get; a change of names takes the record so far
+        (one host read) and starts a new one. Host-side only: called outside a compiled step."""
         if tuple(names) != self.names:
             if self.names:
                 self.pending = self._merge(self.pending, self._take())
             self.names = tuple(names)
             self._forgiven = torch.tensor([n == GRAD_NORM and not self.grad_norm_stops for n in names], device=self.device)
             self._allocate()
+
+    def record(self, values: torch.Tensor, step: int | torch.Tensor) -> torch.Tensor:
+        """Record one step's ``values [N]`` (named by the last :meth:`watch`); returns ``ok`` (0-dim bool).
+
+        Device operations only (the record is updated in place: a captured step replays into the same
+        tensors), so a compiled step can trace it.
+        """
         finite = all_ranks_true(torch.isfinite(values))  # [N]; in a multi-process job every rank decides alike
         if self.policy == "stop":
             self._stopped.logical_or_(~(finite | self._forgiven).all())

@@ -20,7 +20,7 @@ from jasper_core.contracts import Batch, LossInputs, StepState
 from jasper_core.errors import JasperError, first_line
 from jasper_core.training.assemble import Setup
 from jasper_core.training.materialize import with_materialized_labels
-from jasper_core.training.nonfinite import GRAD_NORM
+from jasper_core.training.nonfinite import GRAD_NORM, NonFiniteGuard
 from jasper_core.training.output_checks import check_prediction, model_failure
 
 log = logging.getLogger("jasper.train")
@@ -163,16 +163,86 @@ def compute_losses(setup: Setup, batch: "Batch | Rows", *, step: int, total_step
         return out
 
 
-def clip_gradients(optimizer: torch.optim.Optimizer, max_norm: float, device: torch.device) -> torch.Tensor:
-    """Scale the gradients to a total L2 norm of at most ``max_norm`` (0: no clipping) without
-    reading the norm on the host; returns the norm before clipping (0-dim, on the device)."""
-    params = [p for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+def trained_params(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
+    """The optimiser's parameters that have a gradient this step."""
+    return [p for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+
+
+def clip_gradients(params: list[torch.Tensor], max_norm: float, device: torch.device) -> torch.Tensor:
+    """Scale the gradients of ``params`` to a total L2 norm of at most ``max_norm`` (0: no clipping)
+    without reading the norm on the host; returns the norm before clipping (0-dim, on the device)."""
+    norm = gradient_norm(params, device)
+    clip_to_norm(params, max_norm, norm)
+    return norm
+
+
+def gradient_norm(params: list[torch.Tensor], device: torch.device) -> torch.Tensor:
+    """The total L2 norm of the gradients of ``params`` (0-dim, on ``device``; 0 without any)."""
     if not params:
         return torch.zeros((), device=device)
-    norm = torch.nn.utils.get_total_norm([p.grad for p in params], foreach=True)
-    if max_norm > 0:
+    return torch.nn.utils.get_total_norm([p.grad for p in params], foreach=True)
+
+
+def clip_to_norm(params: list[torch.Tensor], max_norm: float, norm: torch.Tensor) -> None:
+    """Scale the gradients of ``params``, whose total norm is ``norm``, to at most ``max_norm`` (0: leave them)."""
+    if params and max_norm > 0:
         torch.nn.utils.clip_grads_with_norm_(params, max_norm, norm, foreach=True)
-    return norm
+
+
+def decide_update(params: list[torch.Tensor], max_norm: float, grad_norm: torch.Tensor, guard: NonFiniteGuard,
+                  parts: tuple[torch.Tensor, ...], total: torch.Tensor,
+                  count: int | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Clip the gradients (their total norm is ``grad_norm``) and decide the step, on the device:
+    returns the watched values ``[N]`` (each loss component, the total, the gradient norm before
+    clipping: the names of the last ``guard.watch``; all 0 where the step is skipped) and ``ok``
+    (0-dim bool). Eagerly that is some
+    thirty tiny kernels per step; :func:`check_update` runs it compiled under ``train.compile =
+    "default"`` (a handful). It is given the parameters, not the optimiser: compiled, it would
+    otherwise depend on the learning rate's value."""
+    clip_to_norm(params, max_norm, grad_norm)
+    values = torch.stack([v.detach().to(total.device, torch.float32).reshape(()) for v in (*parts, total, grad_norm)])
+    ok = guard.record(values, count)
+    return torch.where(ok, values, 0.0), ok
+
+
+def check_update(setup: Setup, parts: tuple[torch.Tensor, ...], total: torch.Tensor,
+                 count: int | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The gradient norm (eager: one multi-tensor kernel, where inductor stacks the per-tensor norms
+    one kernel each), then :func:`decide_update`, compiled where ``train.compile = "default"``
+    (``setup.compiled_check``; see :func:`compiled_or_eager`)."""
+    params = trained_params(setup.optimizer)
+    args = (params, setup.recipe.optim.grad_clip, gradient_norm(params, total.device), setup.guard, parts, total, count)
+    return compiled_or_eager(setup, "compiled_check", decide_update, args, "the gradient clipping and non-finite check")
+
+
+def ema_update(target_space: torch.nn.Module, online_encoder: torch.nn.Module, decay: float | torch.Tensor,
+               ok: torch.Tensor) -> None:
+    """The EMA step of the target space towards ``online_encoder`` where ``ok``; compiled under
+    ``train.compile = "default"`` (``setup.compiled_ema``: one kernel for every tensor, where the
+    eager step runs one per tensor and three for the weight)."""
+    target_space.update(online_encoder, decay, ok)
+
+
+def compiled_or_eager(setup: Setup, name: str, eager: Any, args: tuple, what: str) -> Any:
+    """``eager(*args)`` through its compiled form ``setup.<name>`` where there is one.
+
+    A compiled function that raises is run again eagerly, and the rest of the run stays eager for
+    it (one warning naming ``what``): these functions fail while compiling, before any of their
+    kernels ran, so nothing is applied twice. Inside a ``train.cuda_graph`` capture the error is raised.
+    """
+    compiled = getattr(setup, name)
+    if compiled is None:
+        return eager(*args)
+    try:
+        return compiled(*args)
+    except Exception as exc:  # noqa: BLE001 - the eager function below decides
+        if setup.device.type == "cuda" and torch.cuda.is_current_stream_capturing():
+            raise  # the capture is lost; GraphedStep decides (graphed.py)
+        out = eager(*args)
+        log.warning(f"train.compile failed on {what} ({type(exc).__name__}: {first_line(exc)}); "
+                    "it runs eagerly from now on (same results, slower)")
+        setattr(setup, name, None)
+        return out
 
 
 def optimizer_step(optimizer: torch.optim.Optimizer, ok: torch.Tensor) -> None:
@@ -219,25 +289,23 @@ def update(setup: Setup, batch: "Batch | Rows", *, step: int, total_steps: int, 
     device tensors: a captured step (``train.cuda_graph``) reads them from there. Returns the metric
     names, their values ``[N]`` (0 for a skipped step) and ``ok`` (0-dim bool: the update was applied).
     """
-    recipe = setup.recipe
     setup.model.train()
     with record_function("jasper.forward"):
         total, parts, _ = compute_losses(setup, batch, step=step, total_steps=total_steps, aux_active=aux_active)
     with record_function("jasper.backward"):
         setup.scaler.scale(total).backward()
         setup.scaler.unscale_(setup.optimizer)
-        grad_norm = clip_gradients(setup.optimizer, recipe.optim.grad_clip, setup.device)
-    names = [*parts, "total", GRAD_NORM]  # a term before the total: a non-finite step is reported by its term
-    values = torch.stack([v.detach().to(setup.device, torch.float32).reshape(())
-                          for v in (*parts.values(), total, grad_norm)])  # [N]
-    ok = setup.guard.observe(names, values, count)
+    setup.guard.watch([*parts, "total", GRAD_NORM])  # a term before the total: a non-finite step is reported by its term
+    with record_function("jasper.check"):
+        values, ok = check_update(setup, tuple(parts.values()), total, count)
     with record_function("jasper.optimizer"):
         optimizer_step(setup.optimizer, ok)
         setup.scaler.update()
     with record_function("jasper.ema"):
         if setup.model.online_encoder is not None:
-            setup.target_space.update(setup.model.online_encoder, decay, ok)
-    return (*parts, "loss", GRAD_NORM), torch.where(ok, values, 0.0), ok
+            compiled_or_eager(setup, "compiled_ema", ema_update, (setup.target_space, setup.model.online_encoder, decay, ok),
+                              "the EMA update")
+    return (*parts, "loss", GRAD_NORM), values, ok
 
 
 def train_step(setup: Setup, batch: "Batch | Rows", *, step: int, total_steps: int, aux_active: bool) -> StepResult:
@@ -245,8 +313,14 @@ def train_step(setup: Setup, batch: "Batch | Rows", *, step: int, total_steps: i
     lr, decay = schedules(setup, step, total_steps)
     set_lr(setup.optimizer, lr)
     setup.optimizer.zero_grad(set_to_none=True)
+    count, decay_in = step, decay
+    if setup.compiled_check is not None or setup.compiled_ema is not None:
+        # the compiled check and EMA take the step and the decay as device tensors, as a captured step gives them (a
+        # fill kernel each, no copy): given numbers, they would compile again for each value and for the capture
+        count = torch.full((), step, dtype=torch.int64, device=setup.device)
+        decay_in = torch.full((), decay, dtype=torch.float32, device=setup.device)
     names, values, ok = update(setup, batch, step=step, total_steps=total_steps, aux_active=aux_active,
-                               decay=decay, count=step)
+                               decay=decay_in, count=count)
     return StepResult(names=names, values=values, scalars={"lr": lr, "ema_decay": decay}, taken=ok.float())
 
 

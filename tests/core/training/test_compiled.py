@@ -20,15 +20,49 @@ def _losses(text, registries, *overrides):
     return out, setup
 
 
+def _weights(setup):
+    return [p.detach() for p in (*setup.model.parameters(), *setup.target_space.parameters())]
+
+
 @pytest.mark.slow
 def test_train_step__compiled_matches_eager(tiny_recipe_text, registries):
+    """The forward and losses, the clipping and non-finite check, and the EMA step, each compiled without a
+    graph break, train what the eager step trains."""
     torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
     no_dropout = "model.dropout=0"  # inductor draws dropout masks from its own generator
-    eager, _ = _losses(tiny_recipe_text, registries, no_dropout)
+    eager, eager_setup = _losses(tiny_recipe_text, registries, no_dropout)
     compiled, setup = _losses(tiny_recipe_text, registries, no_dropout, 'train.compile="default"')
-    assert setup.compiled is not None
+    assert setup.compiled is not None and setup.compiled_check is not None and setup.compiled_ema is not None  # none fell back
+    assert not torch._dynamo.utils.counters["graph_break"]
     assert compiled == pytest.approx(eager, rel=1e-4, abs=1e-5)
+    assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-6) for a, b in zip(_weights(eager_setup), _weights(setup)))
     assert eager[0] != eager[-1]  # the steps did train
+
+
+def test_check_update__a_failing_compiled_check_runs_eagerly_with_one_warning(tiny_recipe_text, registries, caplog):
+    """The compiled clipping / non-finite check failing (a compiler fault) is replaced by the eager one for the
+    rest of the run; the step's result is the eager step's."""
+    eager, eager_setup = _losses(tiny_recipe_text, registries)
+
+    def broken(*args):
+        raise AssertionError("Guard failed on the same frame it was created")
+
+    setup = assemble(recipe_from_text(tiny_recipe_text, registries), registries)
+    setup.compiled_check = setup.compiled_ema = broken
+    gen = torch.Generator().manual_seed(0)
+    batches = epoch_rows(setup.dataset.split("train"), 16, generator=gen, variant_probs=[0.25] * 4)
+    with caplog.at_level("WARNING", logger="jasper.train"):
+        losses = [float(train_rows(setup, rows, codes, step=i, total_steps=10, aux_active=True).metrics["loss"])
+                  for i, (rows, codes) in zip(range(4), batches)]
+    assert losses == eager
+    assert all(torch.equal(a, b) for a, b in zip(_weights(eager_setup), _weights(setup)))
+    assert setup.compiled_check is None and setup.compiled_ema is None
+    assert [r.getMessage() for r in caplog.records] == [
+        "train.compile failed on the gradient clipping and non-finite check (AssertionError: Guard failed on the same "
+        "frame it was created); it runs eagerly from now on (same results, slower)",
+        "train.compile failed on the EMA update (AssertionError: Guard failed on the same frame it was created); "
+        "it runs eagerly from now on (same results, slower)"]
 
 
 @pytest.mark.slow

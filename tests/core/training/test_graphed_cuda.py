@@ -5,6 +5,7 @@ Skipped without a CUDA device (CI runs on CPUs); run on a GPU machine with
 """
 
 import json
+import logging
 
 import pytest
 import torch
@@ -12,7 +13,11 @@ import torch
 from conftest import StopAfter
 from jasper_core.recipe import recipe_from_text
 from jasper_core.testing import plugins_with
+from jasper_core.training.assemble import assemble
+from jasper_core.training.batches import epoch_rows
 from jasper_core.training.checkpoint import load_checkpoint
+from jasper_core.training.graphed import GraphedStep
+from jasper_core.training.step import train_rows
 from jasper_core.training.trainer import Trainer
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -61,3 +66,34 @@ def test_cuda_graph__compiled_step_with_the_gather_inside_trains_like_the_eager_
     _train(tiny_recipe_text, plugins, tmp_path / "eager", no_dropout)
     _train(tiny_recipe_text, plugins, tmp_path / "compiled", no_dropout, 'train.compile="default"', "train.cuda_graph=true")
     assert _epochs(tmp_path / "compiled") == pytest.approx(_epochs(tmp_path / "eager"), rel=1e-3)
+
+
+class FailsInCapture(torch.nn.Module):
+    """A loss that cannot be captured: it waits for the device while a capture is under way."""
+
+    def forward(self, inputs):
+        if torch.cuda.is_current_stream_capturing():
+            torch.cuda.synchronize()  # not permitted during a capture: the capture fails
+        return {"loss": inputs.prediction.pow(2).mean()}
+
+
+def test_cuda_graph__a_failed_capture_trains_on_eagerly_with_dropout_and_the_same_weights(
+        tiny_recipe_text, registries, caplog):
+    """The run goes on without the graph after a failed capture, and its dropout draws from the generator
+    as the eager run does (a failed capture left the generator in capture mode: the next dropout raised)."""
+    def run(stepper):
+        setup = assemble(recipe_from_text(tiny_recipe_text, registries, overrides=['train.device="cuda"',
+                                                                                 "model.dropout=0.3"]), registries)
+        setup.composer.losses["jepa"] = FailsInCapture()
+        gen = torch.Generator().manual_seed(0)
+        for step, (rows, codes) in enumerate(epoch_rows(setup.dataset.split("train"), 16, generator=gen,
+                                                        variant_probs=[0.25] * 4)):
+            stepper(setup, rows.cuda(), codes.cuda(), step=step, total_steps=40, aux_active=True)
+        return [p.detach().clone() for p in (*setup.model.parameters(), *setup.target_space.parameters())]
+
+    expected = run(train_rows)
+    graphed = GraphedStep()
+    with caplog.at_level(logging.WARNING, logger="jasper.train"):
+        got = run(graphed)
+    assert "capturing the step failed" in graphed.disabled and graphed.captures == 0
+    assert all(torch.equal(a, b) for a, b in zip(expected, got))
