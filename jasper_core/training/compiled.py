@@ -20,15 +20,13 @@ so the modes with CUDA graphs are refused there before anything is built.
 
 from __future__ import annotations
 
-import functools
-from typing import Any, Callable, get_args, get_type_hints
+from typing import Callable, get_args, get_type_hints
 
 import torch
 
 from jasper_core.distributed.world import World
 from jasper_core.errors import Problem, RecipeError
 from jasper_core.recipe.schema import TrainSection
-from jasper_core.training.reductions import split_batch_means
 
 #: Every ``train.compile`` mode, as the recipe schema declares them (``"off"`` first).
 COMPILE_MODES: tuple[str, ...] = get_args(get_type_hints(TrainSection)["compile"])
@@ -45,15 +43,8 @@ def check_compile_mode(mode: str, world: World) -> None:
 
 
 def compile_step(fn: Callable, mode: str) -> Callable:
-    """``fn`` compiled with ``torch.compile(mode=mode)``, compiling with the batch-mean split of
-    :mod:`~jasper_core.training.reductions`. Integers such as ``state.step`` become
+    """``fn`` compiled with ``torch.compile(mode=mode)``. Integers such as ``state.step`` become
     symbolic after the first recompile; where a plugin turns them into Python floats (the subspace
     router's temperature schedule) dynamo may fail (on an H200 it failed an internal guard check):
     :func:`jasper_core.training.step.compute_losses` then runs the rest of the run eagerly."""
-    compiled = torch.compile(fn, mode=mode)
-
-    @functools.wraps(fn)
-    def run(*args: Any) -> Any:
-        with split_batch_means():  # read while compiling (reductions.py)
-            return compiled(*args)
-    return run
+    return torch.compile(fn, mode=mode)
