@@ -10,8 +10,9 @@ through AOTAutograd. Under ``default`` the tail after backward is compiled as we
 kernel), as does the whole tail under the other modes. ``reduce-overhead`` replays the forward and backward as CUDA graphs on a GPU.
 A plugin that reads ``state.step`` or ``state.progress`` in its forward (a temperature or target
 schedule) makes dynamo recompile as the value changes; past its recompile limit that frame runs
-eagerly (correct, not faster). A compiled step that fails where the eager step does not switches the
-run to eager with one warning.
+eagerly (correct, not faster). A compiled forward that fails where the eager one does not switches
+the forward to eager with one warning; a compiled tail function that fails to compile switches that
+function alone (one warning each: :func:`~jasper_core.training.step.compiled_or_eager`).
 
 In a multi-process (``torchrun``) job only ``default`` is allowed: a 2-GPU job with
 ``reduce-overhead`` did not finish (timed out after 280 s where the one-GPU run takes about 70 s),

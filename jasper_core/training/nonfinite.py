@@ -47,9 +47,10 @@ class NonFiniteReport:
 
 
 def describe(name: str, value: float, step: int) -> str:
-    """One line naming a non-finite value: ``loss term 'x' is nan at step 12``."""
+    """One line naming a non-finite value: ``loss term 'x' is nan at step 12`` (``is non-finite on
+    another rank`` where this rank's own value was finite, in a multi-process job)."""
     what = "gradient norm" if name == GRAD_NORM else f"loss term {name!r}"
-    return f"{what} is {value} at step {step}"
+    return f"{what} is {value if not math.isfinite(value) else 'non-finite on another rank'} at step {step}"
 
 
 class NonFiniteGuard:
@@ -76,6 +77,7 @@ class NonFiniteGuard:
         self._skipped = torch.zeros((), dtype=torch.int64, device=self.device)
         self._first_step = torch.full((), -1, dtype=torch.int64, device=self.device)
         self._first_values = torch.zeros(len(self.names), dtype=torch.float32, device=self.device)
+        self._first_finite = torch.ones(len(self.names), dtype=torch.bool, device=self.device)  # on every rank
         self._last_ok = torch.ones((), dtype=torch.bool, device=self.device)
 
     def _clear(self) -> None:
@@ -83,6 +85,7 @@ class NonFiniteGuard:
         self._skipped.zero_()
         self._first_step.fill_(-1)
         self._first_values.zero_()
+        self._first_finite.fill_(True)
         self._last_ok.fill_(True)
 
     def observe(self, names: list[str], values: torch.Tensor, step: int | torch.Tensor) -> torch.Tensor:
@@ -114,18 +117,21 @@ class NonFiniteGuard:
         first = (self._first_step < 0) & ~finite.all()
         self._first_step.copy_(torch.where(first, step + 1, self._first_step))
         self._first_values.copy_(torch.where(first, values.float(), self._first_values))
+        self._first_finite.copy_(torch.where(first, finite, self._first_finite))
         self._skipped.add_((~ok).long())
         self._last_ok.copy_(ok)
         return ok
 
     def _take(self) -> NonFiniteReport:
         packed = torch.cat([torch.stack([self._skipped.double(), self._first_step.double(), self._last_ok.double(),
-                                         self._stopped.double()]), self._first_values.double()]).cpu()  # one read
+                                         self._stopped.double()]), self._first_values.double(),
+                            self._first_finite.double()]).cpu()  # one read
         skipped, first_step, last_ok, stopped = (float(x) for x in packed[:4])
-        values = packed[4:].tolist()
+        n = len(self.names)
+        values, finite = packed[4:4 + n].tolist(), packed[4 + n:].tolist()
         message = ""
-        if first_step >= 0:
-            bad = next(i for i, v in enumerate(values) if not math.isfinite(v))
+        if first_step >= 0:  # the first term some rank saw non-finite (this rank's own value may be finite)
+            bad = next(i for i, ok in enumerate(finite) if not ok)
             message = describe(self.names[bad], values[bad], int(first_step))
         self._clear()
         return NonFiniteReport(skipped=int(skipped), stopped=bool(stopped), last_ok=bool(last_ok), message=message)

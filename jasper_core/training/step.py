@@ -223,19 +223,30 @@ def ema_update(target_space: torch.nn.Module, online_encoder: torch.nn.Module, d
     target_space.update(online_encoder, decay, ok)
 
 
+def compile_errors() -> tuple[type[BaseException], ...]:
+    """What a compiled part of the step raises before any of its kernels ran: dynamo's and the
+    compiler's errors, and the assertions of dynamo's guard checks ("Guard failed on the same frame it
+    was created"). (A function: importing dynamo costs a second, and only compiled runs need it.)"""
+    from torch._dynamo.exc import TorchDynamoException
+
+    return TorchDynamoException, AssertionError
+
+
 def compiled_or_eager(setup: Setup, name: str, eager: Any, args: tuple, what: str) -> Any:
     """``eager(*args)`` through its compiled form ``setup.<name>`` where there is one.
 
-    A compiled function that raises is run again eagerly, and the rest of the run stays eager for
-    it (one warning naming ``what``): these functions fail while compiling, before any of their
-    kernels ran, so nothing is applied twice. Inside a ``train.cuda_graph`` capture the error is raised.
+    A compiled function that fails to compile (:func:`compile_errors`: raised before any of its
+    kernels ran, so nothing it writes in place was written) is run again eagerly, and the rest of the
+    run stays eager for it (one warning naming ``what``). Any other error is raised: these functions
+    update gradients, the non-finite record and the target in place, and running them again after a
+    partial run would apply an update twice. Inside a ``train.cuda_graph`` capture every error is raised.
     """
     compiled = getattr(setup, name)
     if compiled is None:
         return eager(*args)
     try:
         return compiled(*args)
-    except Exception as exc:  # noqa: BLE001 - the eager function below decides
+    except compile_errors() as exc:
         if setup.device.type == "cuda" and torch.cuda.is_current_stream_capturing():
             raise  # the capture is lost; GraphedStep decides (graphed.py)
         out = eager(*args)

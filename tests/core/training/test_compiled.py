@@ -155,3 +155,58 @@ def test_compute_losses__a_model_raising_inside_the_compiled_step_is_named_by_th
     batch = next(epoch_batches(setup.dataset, setup.dataset.split("train"), 8, generator=torch.Generator().manual_seed(0)))
     with pytest.raises(PluginOutputError, match=r'^model "jepa" .*raised IndexError in a training step: index 7'):
         compute_losses(setup, batch, step=0, total_steps=10)
+
+
+def test_check_update__an_error_while_the_compiled_check_runs_is_raised_not_run_again(tiny_recipe_text, registries):
+    """A compiled check that fails after compiling may have clipped the gradients and recorded the step already:
+    running it again eagerly would do both twice, so its error is the step's."""
+    def fails_at_run_time(*args):
+        raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+    setup = assemble(recipe_from_text(tiny_recipe_text, registries), registries)
+    setup.compiled_check = fails_at_run_time
+    rows, codes = next(epoch_rows(setup.dataset.split("train"), 16, generator=torch.Generator().manual_seed(0),
+                                  variant_probs=[0.25] * 4))
+    with pytest.raises(RuntimeError, match="illegal memory access"):
+        train_rows(setup, rows, codes, step=0, total_steps=10, aux_active=True)
+    assert setup.compiled_check is fails_at_run_time and setup.guard.read().skipped == 0
+
+
+class Poisoned(torch.nn.Module):
+    """A loss term whose value is multiplied by ``scale`` (set to NaN for the steps that should fail)."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+        self.register_buffer("scale", torch.ones(()))
+
+    def forward(self, inputs):
+        out = dict(self.inner(inputs))
+        return {**out, "loss": out["loss"] * self.scale}
+
+
+def _with_nan_steps(text, registries, bad_steps, *overrides):
+    """Six steps with the infonce term NaN at ``bad_steps``: the guard's report, each step's ``taken`` and the weights."""
+    setup = assemble(recipe_from_text(text, registries, overrides=["model.dropout=0", *overrides]), registries)
+    poisoned = Poisoned(setup.composer.losses["infonce"])
+    setup.composer.losses["infonce"] = poisoned
+    batches = epoch_rows(setup.dataset.split("train"), 16, generator=torch.Generator().manual_seed(0),
+                         variant_probs=[0.25] * 4)
+    taken = []
+    for i, (rows, codes) in zip(range(6), batches):
+        poisoned.scale.fill_(float("nan") if i in bad_steps else 1.0)
+        taken.append(float(train_rows(setup, rows, codes, step=i, total_steps=10, aux_active=True).taken))
+    return setup.guard.read(), taken, _weights(setup), setup
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("policy, taken", [("skip", [1, 1, 0, 1, 0, 1]), ("stop", [1, 1, 0, 0, 0, 0])])
+def test_train_step__the_compiled_non_finite_check_decides_as_the_eager_one(tiny_recipe_text, registries, policy, taken):
+    torch._dynamo.reset()
+    nonfinite = f'train.nonfinite="{policy}"'
+    eager = _with_nan_steps(tiny_recipe_text, registries, (2, 4), nonfinite)
+    compiled = _with_nan_steps(tiny_recipe_text, registries, (2, 4), nonfinite, 'train.compile="default"')
+    assert compiled[3].compiled_check is not None  # it ran compiled
+    assert eager[0] == compiled[0] and eager[0].message == "loss term 'infonce' is nan at step 3"
+    assert eager[1] == compiled[1] == taken
+    assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-6) for a, b in zip(eager[2], compiled[2]))

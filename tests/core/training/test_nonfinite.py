@@ -45,3 +45,15 @@ def test_nonfinite_guard__changed_names_keep_the_earlier_record():
     assert bool(guard.observe(["jepa", "infonce", "total", GRAD_NORM], torch.tensor([1.0, 1.0, 1.0, 1.0]), 1))
     report = guard.read()
     assert report.skipped == 1 and report.message == "loss term 'jepa' is nan at step 1" and report.last_ok
+
+
+def test_nonfinite_guard__a_value_non_finite_only_on_another_rank_is_named_without_a_value(monkeypatch):
+    """In a multi-process job every rank skips a step another rank saw non-finite; this rank's own values are
+    finite, and the report names the term another rank saw (reading it raised StopIteration)."""
+    import jasper_core.training.nonfinite as nonfinite
+
+    monkeypatch.setattr(nonfinite, "all_ranks_true", lambda flags: flags & torch.tensor([True, False, False]))
+    guard = NonFiniteGuard("cpu", "skip")
+    assert observe_all(guard, [[1.0, 2.0, 3.0]]) == [False]
+    report = guard.read()
+    assert report.skipped == 1 and report.message == "loss term 'total' is non-finite on another rank at step 1"
