@@ -4,10 +4,10 @@ What is compiled is :func:`jasper_core.training.step.forward_losses`: the datase
 batch (on a GPU under ``default``: :class:`~jasper_core.training.step.Rows`), the target encoding
 of the centroids, the source and its negatives, the model's forward and the losses, traced as one graph
 (the contracts built in it are traceable: :mod:`jasper_core.contracts.traceable`); backward follows
-through AOTAutograd. Under ``default`` the tail after backward is compiled as well (two small graphs:
+through AOTAutograd. Under ``default`` on a GPU the tail after backward is compiled as well (two small graphs:
 :func:`~jasper_core.training.step.decide_update`, the clipping and the non-finite check, and
 :func:`~jasper_core.training.step.ema_update`); the fused optimiser stays eager (one multi-tensor
-kernel), as does the whole tail under the other modes. ``reduce-overhead`` replays the forward and backward as CUDA graphs on a GPU.
+kernel), as does the whole tail on the CPU and under the other modes. ``reduce-overhead`` replays the forward and backward as CUDA graphs on a GPU.
 A plugin that reads ``state.step`` or ``state.progress`` in its forward (a temperature or target
 schedule) makes dynamo recompile as the value changes; past its recompile limit that frame runs
 eagerly (correct, not faster). A compiled forward that fails where the eager one does not switches

@@ -2,7 +2,7 @@
 
 Each step names its watched values (:meth:`NonFiniteGuard.watch`, on the host), then hands
 :meth:`NonFiniteGuard.record` the values ``[N]`` (every loss component, the total, the gradient
-norm; device operations only, compiled with the step's tail under ``train.compile = "default"``)
+norm; device operations only, compiled with the step's tail under ``train.compile = "default"`` on a GPU)
 and gets back one 0-dim bool ``ok``: the optimiser update and the
 EMA step are applied only where it holds (a fused optimiser skips on ``found_inf``; see
 ``step.py``). What happened is kept on the device — how many steps were skipped, the first bad

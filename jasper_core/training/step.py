@@ -197,7 +197,7 @@ def decide_update(params: list[torch.Tensor], max_norm: float, grad_norm: torch.
     clipping: the names of the last ``guard.watch``; all 0 where the step is skipped) and ``ok``
     (0-dim bool). Eagerly that is some
     thirty tiny kernels per step; :func:`check_update` runs it compiled under ``train.compile =
-    "default"`` (a handful). It is given the parameters, not the optimiser: compiled, it would
+    "default"`` on a GPU (a handful). It is given the parameters, not the optimiser: compiled, it would
     otherwise depend on the learning rate's value."""
     clip_to_norm(params, max_norm, grad_norm)
     values = torch.stack([v.detach().to(total.device, torch.float32).reshape(()) for v in (*parts, total, grad_norm)])
@@ -208,7 +208,7 @@ def decide_update(params: list[torch.Tensor], max_norm: float, grad_norm: torch.
 def check_update(setup: Setup, parts: tuple[torch.Tensor, ...], total: torch.Tensor,
                  count: int | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The gradient norm (eager: one multi-tensor kernel, where inductor stacks the per-tensor norms
-    one kernel each), then :func:`decide_update`, compiled where ``train.compile = "default"``
+    one kernel each), then :func:`decide_update`, compiled where ``train.compile = "default"`` on a GPU
     (``setup.compiled_check``; see :func:`compiled_or_eager`)."""
     params = trained_params(setup.optimizer)
     args = (params, setup.recipe.optim.grad_clip, gradient_norm(params, total.device), setup.guard, parts, total, count)
@@ -218,7 +218,7 @@ def check_update(setup: Setup, parts: tuple[torch.Tensor, ...], total: torch.Ten
 def ema_update(target_space: torch.nn.Module, online_encoder: torch.nn.Module, decay: float | torch.Tensor,
                ok: torch.Tensor) -> None:
     """The EMA step of the target space towards ``online_encoder`` where ``ok``; compiled under
-    ``train.compile = "default"`` (``setup.compiled_ema``: one kernel for every tensor, where the
+    ``train.compile = "default"`` on a GPU (``setup.compiled_ema``: one kernel for every tensor, where the
     eager step runs one per tensor and three for the weight)."""
     target_space.update(online_encoder, decay, ok)
 

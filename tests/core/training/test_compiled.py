@@ -10,9 +10,20 @@ from jasper_core.training.batches import epoch_batches, epoch_rows
 from jasper_core.training.step import train_rows
 
 
-def _losses(text, registries, *overrides):
-    """Four training steps' losses, through the trainer's path (train_rows)."""
+def compile_tail(setup):
+    """Compile the step's tail as assemble does on a GPU (on the CPU it stays eager)."""
+    from jasper_core.training.compiled import compile_step
+    from jasper_core.training.step import decide_update, ema_update
+
+    setup.compiled_check, setup.compiled_ema = compile_step(decide_update, "default"), compile_step(ema_update, "default")
+    return setup
+
+
+def _losses(text, registries, *overrides, tail=False):
+    """Four training steps' losses, through the trainer's path (train_rows); ``tail``: the step's tail compiled."""
     setup = assemble(recipe_from_text(text, registries, overrides=list(overrides)), registries)
+    if tail:
+        compile_tail(setup)
     gen = torch.Generator().manual_seed(0)
     batches = epoch_rows(setup.dataset.split("train"), 16, generator=gen, variant_probs=[0.25] * 4)
     out = [float(train_rows(setup, rows, codes, step=i, total_steps=10, aux_active=True).metrics["loss"])
@@ -32,7 +43,7 @@ def test_train_step__compiled_matches_eager(tiny_recipe_text, registries):
     torch._dynamo.utils.counters.clear()
     no_dropout = "model.dropout=0"  # inductor draws dropout masks from its own generator
     eager, eager_setup = _losses(tiny_recipe_text, registries, no_dropout)
-    compiled, setup = _losses(tiny_recipe_text, registries, no_dropout, 'train.compile="default"')
+    compiled, setup = _losses(tiny_recipe_text, registries, no_dropout, 'train.compile="default"', tail=True)
     assert setup.compiled is not None and setup.compiled_check is not None and setup.compiled_ema is not None  # none fell back
     assert not torch._dynamo.utils.counters["graph_break"]
     assert compiled == pytest.approx(eager, rel=1e-4, abs=1e-5)
@@ -188,6 +199,8 @@ class Poisoned(torch.nn.Module):
 def _with_nan_steps(text, registries, bad_steps, *overrides):
     """Six steps with the infonce term NaN at ``bad_steps``: the guard's report, each step's ``taken`` and the weights."""
     setup = assemble(recipe_from_text(text, registries, overrides=["model.dropout=0", *overrides]), registries)
+    if setup.compiled is not None:
+        compile_tail(setup)
     poisoned = Poisoned(setup.composer.losses["infonce"])
     setup.composer.losses["infonce"] = poisoned
     batches = epoch_rows(setup.dataset.split("train"), 16, generator=torch.Generator().manual_seed(0),
@@ -210,3 +223,8 @@ def test_train_step__the_compiled_non_finite_check_decides_as_the_eager_one(tiny
     assert eager[0] == compiled[0] and eager[0].message == "loss term 'infonce' is nan at step 3"
     assert eager[1] == compiled[1] == taken
     assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-6) for a, b in zip(eager[2], compiled[2]))
+
+
+def test_assemble__compiles_the_tail_on_a_gpu_only(tiny_recipe_text, registries):
+    setup = assemble(recipe_from_text(tiny_recipe_text, registries, overrides=['train.compile="default"']), registries)
+    assert setup.compiled is not None and setup.compiled_check is None and setup.compiled_ema is None

@@ -59,6 +59,12 @@ def test_cuda_graph__resume_is_bit_exact(tiny_recipe_text, plugins, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_assemble__compiles_the_steps_tail_on_a_gpu(tiny_recipe_text, registries):
+    recipe = recipe_from_text(tiny_recipe_text, registries, overrides=['train.device="cuda"', 'train.compile="default"'])
+    setup = assemble(recipe, registries)
+    assert setup.compiled_check is not None and setup.compiled_ema is not None
+
+
 def test_cuda_graph__compiled_step_with_the_gather_inside_trains_like_the_eager_step(tiny_recipe_text, plugins, tmp_path):
     """train.compile = "default" gathers the batch inside the compiled graph; captured, it trains as the eager step
     does (inductor's kernels round differently, and dropout is off: inductor draws its own masks)."""
