@@ -9,8 +9,8 @@ weights it trained (before the final evaluation loads best.pt), the sharded eval
 untrained model, and a gathered InfoNCE loss with its gradient. ``fail``: rank 1 raises in epoch 2.
 ``graphed``: ``train`` with the captured step of ``train.cuda_graph`` (its capture replaced by the CPU
 stand-in ``conftest.ReplayByRerun``); each rank leaves its weights and what the captured step did.
-``compiled``: ``train`` (the recipe sets ``train.compile``); each rank leaves the reasons of dynamo's
-graph breaks.
+``compiled``: ``train`` (the recipe sets ``train.compile``), the step's tail compiled too as on a GPU;
+each rank leaves the reasons of dynamo's graph breaks, and whether the tail stayed compiled.
 """
 
 from __future__ import annotations
@@ -101,9 +101,23 @@ def train_compiled(recipe: str, run_dir: str, out: Path) -> int:
 
     from torch._dynamo.utils import counters
 
+    from jasper_core.training import trainer
+    from jasper_core.training.compiled import compile_step
+    from jasper_core.training.step import decide_update, ema_update
+
+    setups = []
+
+    def assemble_with_compiled_tail(*args, **kwargs):  # the tail compiled as on a GPU (its all-reduce traced)
+        setup = assemble(*args, **kwargs)
+        setup.compiled_check, setup.compiled_ema = compile_step(decide_update, "default"), compile_step(ema_update, "default")
+        setups.append(setup)
+        return setup
+
+    trainer.assemble = assemble_with_compiled_tail
     code = cli.main(["train", recipe, "--run-dir", run_dir])
     breaks = [" ".join(reason.split()[:40]) for reason in counters["graph_break"]]
-    (out / f"compiled-rank{os.environ['RANK']}.json").write_text(json.dumps({"graph_breaks": breaks}))
+    tail = bool(setups) and all(s.compiled_check is not None and s.compiled_ema is not None for s in setups)
+    (out / f"compiled-rank{os.environ['RANK']}.json").write_text(json.dumps({"graph_breaks": breaks, "tail_compiled": tail}))
     return code
 
 

@@ -294,7 +294,8 @@ def test_ddp__the_captured_step_trains_what_the_eager_job_trains(ddp_run, tmp_pa
 
 def test_ddp__the_compiled_step_breaks_its_graph_only_at_ddps_forward(ddp_run, tmp_path):
     """Under DDP, train.compile splits the step only where DDP's forward stops dynamo; the gathered InfoNCE
-    and the rest of the losses trace into one graph. (A ``World`` built in the gather broke the graph inside
+    and the rest of the losses trace into one graph, and the compiled tail (as on a GPU) traces the non-finite
+    vote's all-reduce without a break. (A ``World`` built in the gather broke the graph inside
     the loss composer's plugin-naming ``try``: the composer ran eagerly, each loss compiled on its own.)"""
     recipe = tmp_path / "compiled.toml"
     recipe.write_text(RECIPE.format(path=ddp_run.synthetic_dir, batch=PER_DEVICE)
@@ -302,7 +303,9 @@ def test_ddp__the_compiled_step_breaks_its_graph_only_at_ddps_forward(ddp_run, t
     proc = torchrun("compiled", recipe, tmp_path / "run", tmp_path / "out")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     for rank in (0, 1):
-        breaks = json.loads((tmp_path / "out" / f"compiled-rank{rank}.json").read_text())["graph_breaks"]
+        record = json.loads((tmp_path / "out" / f"compiled-rank{rank}.json").read_text())
+        breaks = record["graph_breaks"]
         assert breaks, "DDP's forward always breaks the graph: nothing recorded means nothing was compiled"
         ddp_own = ("set_runtime_stats_and_log", "DistributedDataParallel.")
         assert [b for b in breaks if not any(mark in b for mark in ddp_own)] == [], rank
+        assert record["tail_compiled"], rank  # the non-finite vote's all-reduce traced in the compiled check
