@@ -20,8 +20,8 @@ was before the capture, so the eager steps' dropout draws what an eager run draw
 
 The graph reads the dataset's tables by address. At each epoch's start (after the dataset's
 ``on_epoch_start``, which may reload hard negatives) the addresses of the tensors the dataset holds —
-as attributes, or in lists, tuples and dicts held as attributes — are compared with the captured
-ones, and the step is captured again where one moved. Results equal the eager step's: the kernels
+as attributes, or inside the lists, tuples, dicts and objects it holds, a few levels down — are
+compared with the captured ones, and the step is captured again where one moved. Results equal the eager step's: the kernels
 are the same, and dropout's random numbers come from the same generator offsets.
 """
 
@@ -102,21 +102,47 @@ def make_capturable(optimizer: torch.optim.Optimizer, lr: torch.Tensor) -> None:
         group["capturable"] = True
 
 
+#: How deep :func:`table_addresses` looks into a dataset's attributes, and how many values it reads in all;
+#: a list, tuple or dict longer than ``PLAIN_AFTER`` whose first value is a plain value (a text, a number)
+#: is taken for plain data and not looked into.
+TABLE_DEPTH, TABLE_VALUES, PLAIN_AFTER = 4, 100_000, 64
+_SCALARS = (str, bytes, int, float, bool, complex, type(None))
+
+
 def table_addresses(dataset: Any) -> tuple | None:
-    """``(attribute, key, address, shape)`` of every tensor ``dataset`` holds as an attribute or in a list,
-    tuple or dict attribute; ``None`` for an object without attributes (then every epoch captures again)."""
+    """``(path, address, shape)`` of every tensor ``dataset`` holds: as an attribute, or inside lists,
+    tuples, dicts and objects held by it, up to :data:`TABLE_DEPTH` levels down (``path`` names the
+    attributes, keys and indices on the way; long lists of plain values such as texts are skipped).
+    ``None`` — every epoch then captures again — for a dataset without attributes, or one holding
+    more than :data:`TABLE_VALUES` values, too many to check."""
     if not hasattr(dataset, "__dict__"):
         return None
-    found = []
-    for name, value in sorted(vars(dataset).items()):
-        if isinstance(value, dict):
-            items = list(value.items())
-        elif isinstance(value, (list, tuple)):
-            items = list(enumerate(value))
+    found: list = []
+    seen: set[int] = set()
+    budget = [TABLE_VALUES]
+
+    def walk(value: Any, path: tuple, depth: int) -> bool:  # False: too many values to check
+        budget[0] -= 1
+        if budget[0] < 0:
+            return False
+        if isinstance(value, torch.Tensor):
+            found.append((path, value.data_ptr(), tuple(value.shape)))
+            return True
+        if isinstance(value, _SCALARS) or depth >= TABLE_DEPTH or id(value) in seen:
+            return True
+        seen.add(id(value))
+        if isinstance(value, (dict, list, tuple)):
+            first = next(iter(value.values() if isinstance(value, dict) else value), None)
+            if len(value) > PLAIN_AFTER and isinstance(first, _SCALARS):
+                return True  # plain data (texts, ids): not read item by item at every epoch
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+        elif hasattr(value, "__dict__"):
+            items = sorted(vars(value).items())
         else:
-            items = [(None, value)]
-        found += [(name, key, v.data_ptr(), tuple(v.shape)) for key, v in items if isinstance(v, torch.Tensor)]
-    return tuple(found)
+            return True
+        return all(walk(v, (*path, k), depth + 1) for k, v in items)
+
+    return tuple(found) if walk(dataset, (), 0) else None
 
 
 class GraphedStep:

@@ -233,6 +233,39 @@ def test_graphed_step__captures_again_when_the_dataset_replaces_a_table(tiny_rec
     assert step.captures == 2
 
 
+def test_graphed_step__captures_again_when_a_table_held_in_a_nested_object_moves(tiny_recipe_text, registries):
+    """A plugin dataset may keep its tables inside objects of its own; a table moved there needs a new capture too."""
+    import types
+
+    setup = _setup(tiny_recipe_text, registries)
+    setup.dataset.extra = types.SimpleNamespace(tables={"hard": [torch.zeros(3)]})
+    step = GraphedStep(ReplayByRerun())
+    _train(setup, step, epochs=1)
+    step.epoch_start(setup.dataset)
+    assert step.captures == 1 and step._replay is not None
+    setup.dataset.extra.tables["hard"][0] = torch.ones(3)  # a new tensor, two containers and an object down
+    step.epoch_start(setup.dataset)
+    assert step._replay is None  # the next full batch captures again
+
+
+def test_table_addresses__cycles_are_walked_once_and_too_many_values_mean_capture_every_epoch(monkeypatch):
+    from jasper_core.training import graphed
+
+    holder = types_namespace(table=torch.zeros(2))
+    holder.me = holder  # a cycle
+    assert [path for path, *_ in graphed.table_addresses(holder)] == [("table",)]
+    monkeypatch.setattr(graphed, "TABLE_VALUES", 10)
+    assert graphed.table_addresses(types_namespace(tables=[torch.zeros(1)] * 50)) is None
+    assert graphed.table_addresses(types_namespace(texts=["q"] * 1_000_000)) == ()  # plain data: not read
+    assert graphed.table_addresses(object()) is None  # no attributes: capture every epoch
+
+
+def types_namespace(**kw):
+    import types
+
+    return types.SimpleNamespace(**kw)
+
+
 def test_graphed_step__under_ddp_warms_up_12_steps_and_a_failed_capture_ends_the_job(tiny_recipe_text, registries):
     """A rank going on eagerly while the others replay would hang the job: the failure is the job's."""
     from jasper_core.errors import JasperError
