@@ -41,7 +41,7 @@ def run(args: argparse.Namespace, plugins) -> int:
     hint = args.cluster if args.cluster is not None else Keywords(args.keywords) if args.keywords is not None else None
     # Libraries loaded here (sentence-transformers) may print to stdout; keep stdout for the results.
     with contextlib.redirect_stdout(sys.stderr):
-        model = JasperModel.load(args.model)
+        model = JasperModel.load(args.model, plugins=plugins)
         if args.cluster is not None:
             model.cluster_index(args.cluster)  # an unknown name fails before the corpus is encoded
         attach_corpus(model, args)

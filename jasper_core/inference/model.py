@@ -80,8 +80,9 @@ class JasperModel:
         self.corpus: store.Corpus | None = None
 
     @classmethod
-    def load(cls, path: str | Path, *, device: str = "cpu") -> "JasperModel":
-        """Rebuild the stored recipe's model with the installed plugins and load its weights.
+    def load(cls, path: str | Path, *, device: str = "cpu", plugins: Any = None) -> "JasperModel":
+        """Rebuild the stored recipe's model with the installed plugins (``plugins``: the caller's
+        already loaded set, as ``jasper search`` passes its own; else loaded here) and load its weights.
 
         Raises:
             JasperError: not a model directory, an unreadable weights file, or weights that do not fit the recipe.
@@ -102,7 +103,7 @@ class JasperModel:
             tensors = load_file(str(folder / WEIGHTS))
         except Exception as exc:  # missing or damaged file: safetensors raises several types
             raise JasperError(f"{folder / WEIGHTS}: cannot read the weights ({exc})") from None
-        plugins = load_plugins()
+        plugins = plugins if plugins is not None else load_plugins()
         recipe = recipe_from_text(config["recipe"], plugins.registries, source=f"{folder / 'config.json'} (stored recipe)")
         dev = torch.device(device)
         spec = SimpleNamespace(dim=config["dim"], num_clusters=config["num_clusters"], centroids=tensors["centroids"].to(dev))

@@ -201,3 +201,19 @@ def test_load__a_changed_byte_in_the_weights_is_refused(exported, tmp_path):
     weights.write_bytes(bytes(data))
     with pytest.raises(JasperError, match=r"model\.safetensors: damaged: its CRC-32 is not the [0-9a-f]{8} that .*config\.json records"):
         jasper.load(damaged)
+
+
+def test_load__uses_the_plugins_it_is_given(exported, plugins, monkeypatch):
+    """`jasper search` hands the model its own loaded plugins: they build the model and embed its text, and
+    the installed plugins are not loaded again."""
+    import jasper_core.plugin_manager as plugin_manager
+    from jasper_core.inference.model import JasperModel
+
+    def no_second_load(*args, **kwargs):
+        raise AssertionError("load_plugins called although the caller gave its plugins")
+
+    monkeypatch.setattr(plugin_manager, "load_plugins", no_second_load)
+    loaded = JasperModel.load(exported, plugins=plugins)
+    assert loaded._registries is plugins.registries
+    with pytest.raises(AssertionError, match="load_plugins called"):
+        JasperModel.load(exported)
