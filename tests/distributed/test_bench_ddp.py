@@ -13,13 +13,21 @@ import pytest
 pytestmark = pytest.mark.slow
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_ddp.py"
+CLUES = re.compile(r"terminate|Fatal|abort|Abort|Error|error:|Traceback|signal")
+
+
+def _failure(proc: subprocess.CompletedProcess) -> str:
+    """The tails of a failed run's output, after every line of its error output that may say why (a rank killed
+    by a signal leaves its reason far above the launcher's own tail)."""
+    clues = [line for line in proc.stderr.splitlines() if CLUES.search(line)][:40]
+    return "\n".join(["clues:", *clues, "stdout tail:", proc.stdout[-2000:], "stderr tail:", proc.stderr[-3000:]])
 
 
 def test_bench_ddp__runs_both_jobs_and_prints_their_pairs_per_s_and_the_scaling():
     cmd = [sys.executable, str(BENCH), "--recipe", "quickstart", "--pairs", "800", "--dim", "16", "--clusters", "4",
            "--batch-size", "16", "--epochs", "1", "--device", "cpu"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert proc.returncode == 0, _failure(proc)
     lines = proc.stdout.strip().splitlines()
     assert re.match(r"1 process: pairs/s [\d,]+ ", lines[-4]) and re.match(r"2 processes: pairs/s [\d,]+ ", lines[-3])
     assert re.fullmatch(r"scaling: \d+\.\d\dx", lines[-1])
@@ -29,7 +37,7 @@ def test_bench_ddp__repeats_alternate_the_jobs_and_report_each_rounds_speed_up()
     cmd = [sys.executable, str(BENCH), "--recipe", "quickstart", "--pairs", "800", "--dim", "16", "--clusters", "4",
            "--batch-size", "16", "--epochs", "1", "--device", "cpu", "--repeats", "2"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert proc.returncode == 0, _failure(proc)
     lines = proc.stdout.strip().splitlines()
     rounds = [line for line in lines if line.startswith("round ")]
     assert [r.split(":")[0] for r in rounds] == ["round 1", "round 2"]
