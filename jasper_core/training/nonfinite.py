@@ -88,12 +88,6 @@ class NonFiniteGuard:
         self._first_finite.fill_(True)
         self._last_ok.fill_(True)
 
-    def observe(self, names: list[str], values: torch.Tensor, step: int | torch.Tensor) -> torch.Tensor:
-        """Record step ``step`` (0-based; a 0-dim device tensor under ``train.cuda_graph``) with
-        ``values [N]`` named ``names``; returns ``ok`` (0-dim bool). :meth:`watch` then :meth:`record`."""
-        self.watch(names)
-        return self.record(values, step)
-
     def watch(self, names: list[str]) -> None:
         """Name the values the next :meth:`record` calls get; a change of names takes the record so far
         (one host read) and starts a new one. Host-side only: called outside a compiled step."""
@@ -105,7 +99,8 @@ class NonFiniteGuard:
             self._allocate()
 
     def record(self, values: torch.Tensor, step: int | torch.Tensor) -> torch.Tensor:
-        """Record one step's ``values [N]`` (named by the last :meth:`watch`); returns ``ok`` (0-dim bool).
+        """Record step ``step`` (0-based; a 0-dim device tensor under ``train.cuda_graph``) with
+        ``values [N]`` (named by the last :meth:`watch`); returns ``ok`` (0-dim bool).
 
         Device operations only (the record is updated in place: a captured step replays into the same
         tensors), so a compiled step can trace it.

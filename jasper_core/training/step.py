@@ -168,14 +168,6 @@ def trained_params(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
     return [p for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
 
 
-def clip_gradients(params: list[torch.Tensor], max_norm: float, device: torch.device) -> torch.Tensor:
-    """Scale the gradients of ``params`` to a total L2 norm of at most ``max_norm`` (0: no clipping)
-    without reading the norm on the host; returns the norm before clipping (0-dim, on the device)."""
-    norm = gradient_norm(params, device)
-    clip_to_norm(params, max_norm, norm)
-    return norm
-
-
 def gradient_norm(params: list[torch.Tensor], device: torch.device) -> torch.Tensor:
     """The total L2 norm of the gradients of ``params`` (0-dim, on ``device``; 0 without any)."""
     if not params:
@@ -184,7 +176,8 @@ def gradient_norm(params: list[torch.Tensor], device: torch.device) -> torch.Ten
 
 
 def clip_to_norm(params: list[torch.Tensor], max_norm: float, norm: torch.Tensor) -> None:
-    """Scale the gradients of ``params``, whose total norm is ``norm``, to at most ``max_norm`` (0: leave them)."""
+    """Scale the gradients of ``params``, whose total norm is ``norm``, to at most ``max_norm`` (0: leave them),
+    without reading the norm on the host."""
     if params and max_norm > 0:
         torch.nn.utils.clip_grads_with_norm_(params, max_norm, norm, foreach=True)
 

@@ -10,8 +10,14 @@ NAMES = ["jepa", "total", GRAD_NORM]
 NAN = float("nan")
 
 
+def observe(guard, names, values, step):
+    """One step as the training step hands it to the guard: the names, then the values."""
+    guard.watch(names)
+    return guard.record(values, step)
+
+
 def observe_all(guard, rows, names=NAMES):
-    return [bool(guard.observe(names, torch.tensor(r), step)) for step, r in enumerate(rows)]
+    return [bool(observe(guard, names, torch.tensor(r), step)) for step, r in enumerate(rows)]
 
 
 def test_nonfinite_guard__stop_skips_every_later_step_and_names_the_first():
@@ -42,7 +48,7 @@ def test_nonfinite_guard__fp16_overflow_of_the_grad_norm_is_a_skip_not_a_stop():
 def test_nonfinite_guard__changed_names_keep_the_earlier_record():
     guard = NonFiniteGuard("cpu", "skip")
     observe_all(guard, [[NAN, 1.0, 1.0]])
-    assert bool(guard.observe(["jepa", "infonce", "total", GRAD_NORM], torch.tensor([1.0, 1.0, 1.0, 1.0]), 1))
+    assert bool(observe(guard, ["jepa", "infonce", "total", GRAD_NORM], torch.tensor([1.0, 1.0, 1.0, 1.0]), 1))
     report = guard.read()
     assert report.skipped == 1 and report.message == "loss term 'jepa' is nan at step 1" and report.last_ok
 

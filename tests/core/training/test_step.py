@@ -9,7 +9,7 @@ import torch
 from jasper_core.recipe import recipe_from_text
 from jasper_core.training.assemble import assemble
 from jasper_core.training.batches import epoch_batches
-from jasper_core.training.step import Rows, clip_gradients, step_batch, train_step, trained_params
+from jasper_core.training.step import Rows, clip_to_norm, gradient_norm, step_batch, train_step, trained_params
 
 
 def _setup(text, registries, *overrides):
@@ -56,15 +56,21 @@ def test_build_optimizer__fused_adamw_on_cpu(tiny_recipe_text, registries):
     assert setup.optimizer.defaults["fused"] and setup.optimizer._step_supports_amp_scaling
 
 
-def test_clip_gradients__norm_before_clipping_and_clipped_grads():
+def test_gradient_norm_and_clip_to_norm__norm_before_clipping_and_clipped_grads():
     params = [torch.nn.Parameter(torch.zeros(3)), torch.nn.Parameter(torch.zeros(2))]
     params[0].grad, params[1].grad = torch.tensor([3.0, 0.0, 0.0]), torch.tensor([0.0, 4.0])
-    opt = torch.optim.SGD(params, lr=0.1)
-    norm = clip_gradients(trained_params(opt), 1.0, torch.device("cpu"))
+    trained = trained_params(torch.optim.SGD(params, lr=0.1))
+    norm = gradient_norm(trained, torch.device("cpu"))
+    clip_to_norm(trained, 1.0, norm)
     assert float(norm) == pytest.approx(5.0)
     assert float(torch.cat([p.grad for p in params]).norm()) == pytest.approx(1.0, rel=1e-5)
-    assert float(clip_gradients(trained_params(opt), 0.0, torch.device("cpu"))) == pytest.approx(1.0, rel=1e-5)  # 0: measure only
-    assert float(clip_gradients(trained_params(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)), 1.0, torch.device("cpu"))) == 0.0
+    norm = gradient_norm(trained, torch.device("cpu"))
+    clip_to_norm(trained, 0.0, norm)  # 0: measure only
+    assert float(norm) == pytest.approx(1.0, rel=1e-5)
+    assert float(torch.cat([p.grad for p in params]).norm()) == pytest.approx(1.0, rel=1e-5)
+    none = trained_params(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1))
+    clip_to_norm(none, 1.0, gradient_norm(none, torch.device("cpu")))
+    assert float(gradient_norm(none, torch.device("cpu"))) == 0.0
 
 
 @pytest.mark.parametrize("device, mode, gathered_inside", [
