@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
+import sys
 import time
+from pathlib import Path
 
 import torch
 
 from common import add_step_arguments, step_overrides
+from jasper_core.cli.common import os_error_line
 from jasper_core.errors import JasperError
 from jasper_core.recipe import load_recipe
 from jasper_core.testing import plugins_with
@@ -49,6 +53,10 @@ def main() -> None:
     ap.add_argument("--host", action="store_true", help="also print the host's Python functions by own time (cProfile)")
     ap.add_argument("--trace", help="also write the profiled steps as a Chrome trace to this file (.json or .json.gz)")
     args = ap.parse_args()
+    if args.trace:  # before minutes of compiling and profiling: a trace that cannot be written is said now
+        folder = Path(args.trace).resolve().parent
+        if not folder.is_dir() or not os.access(folder, os.W_OK):
+            raise JasperError(f"--trace {args.trace}: {folder} is not a writable directory")
     _, overrides = step_overrides(args)
     plugins = plugins_with()
     recipe = load_recipe(args.recipe, plugins.registries, overrides)
@@ -77,8 +85,15 @@ def main() -> None:
         for i in range(args.steps):
             one_step(next(batches), step=args.warmup + args.steps + i, total_steps=total, aux_active=True)
         sync()
+    trace_failed = False
     if args.trace:
-        prof.export_chrome_trace(args.trace)
+        try:
+            prof.export_chrome_trace(args.trace)
+            if Path(args.trace).is_file() and Path(args.trace).stat().st_size == 0:  # the profiler's own writer
+                raise OSError(0, "nothing was written (a full disk?)", args.trace)  # does not report failures
+        except OSError as exc:  # the figures below are still printed; the exit status says it
+            print(f"error: {os_error_line(exc)} (the trace was not written)", file=sys.stderr)
+            trace_failed = True
     if device.type == "cuda":
         kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
         busy_ms = sum(e.device_time for e in kernels) / 1e3 / args.steps
@@ -100,6 +115,8 @@ def main() -> None:
         pstats.Stats(host).sort_stats("tottime").print_stats(args.top)
     print(f"pairs/s: {args.batch_size * 1e3 / wall_ms:.0f}")
     print(f"wall ms/step: {wall_ms:.3f}")
+    if trace_failed:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":
