@@ -71,6 +71,11 @@ class TargetSpace(nn.Module):
             torch._foreach_lerp_(target, online, 1.0 - decay)
         else:  # the weight (1 − d)·apply is a device tensor: no host read
             weight = apply.to(target[0].dtype) * (1.0 - decay)
-            torch._foreach_lerp_(target, online, [weight] * len(target))
+            if torch.compiler.is_compiling():
+                # t + w·(o − t), lerp's own formula for w < 0.5: inductor makes one kernel of these foreach
+                # ops, where a lerp with a tensor weight runs as one lerp and one copy per tensor
+                torch._foreach_add_(target, torch._foreach_mul(torch._foreach_sub(online, target), weight))
+            else:
+                torch._foreach_lerp_(target, online, [weight] * len(target))
         for tb, ob in zip(self.encoder.buffers(), online_encoder.buffers()):
             tb.copy_(ob)

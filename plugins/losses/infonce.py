@@ -56,7 +56,9 @@ class InfoNCELoss(torch.nn.Module):
         t = self.config.temperature
         pred = l2_normalize(inputs.prediction)  # [B, D]
         pos = l2_normalize(inputs.positive.detach())  # [B, D]
-        neg = l2_normalize(inputs.negatives.detach())  # [B, K, D]
+        # in the dtype autocast multiplies in (bf16: the [B, K, D] tensor backward keeps is half the bytes);
+        # the products and sums run in float32
+        neg = matmul_dtype(l2_normalize(inputs.negatives.detach()))  # [B, K, D]
         pos_logit = (pred * pos).sum(-1, keepdim=True) / t  # [B, 1]
         # products and sums, not einsum: as a batched matmul of B [1, D] × [D, K] products it ran slow
         # skinny GEMM kernels on the GPU; this is one pass over the negatives that a compiler fuses

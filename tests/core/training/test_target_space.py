@@ -103,3 +103,21 @@ def test_target_space__encode_many_in_one_call_keeps_shapes():
     out_a, out_b = target.encode(a, b)
     assert torch.allclose(out_a, target(a), atol=1e-6) and torch.allclose(out_b, target(b), atol=1e-6)
     assert TargetSpace("identity", None).encode(a, b) == (a, b)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("flag", [True, False])
+def test_target_space__compiled_ema_update_matches_the_eager_one(flag):
+    from torch._dynamo.utils import counters
+
+    online, eager, _ = _moved_online()
+    compiled = copy.deepcopy(eager)
+    eager.update(online, 0.9, torch.tensor(flag))
+    torch._dynamo.reset()
+    counters.clear()
+    torch.compile(compiled.update, fullgraph=True)(online, torch.tensor(0.9), torch.tensor(flag))
+    assert counters["stats"]["unique_graphs"] == 1
+    for a, b in zip(eager.encoder.parameters(), compiled.encoder.parameters()):
+        assert torch.allclose(a, b, rtol=0, atol=1e-6)
+    if not flag:  # a skipped step leaves the target exactly as it was
+        assert all(torch.equal(a, b) for a, b in zip(eager.encoder.parameters(), compiled.encoder.parameters()))
