@@ -39,6 +39,8 @@ def add_step_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--precision", default="fp32", choices=sorted(AUTOCAST_DTYPES))
     ap.add_argument("--compile", default="off", choices=COMPILE_MODES,
                     help="train.compile (the first steps then include the compilation)")
+    ap.add_argument("--compile-tuning", action="store_true",
+                    help="train.compile_tuning: inductor tunes each generated GPU kernel (minutes more compilation)")
     ap.add_argument("--cuda-graph", action="store_true", help="train.cuda_graph: the whole step as one CUDA graph")
 
 
@@ -49,4 +51,5 @@ def step_overrides(args: argparse.Namespace) -> tuple[Path, list[str]]:
     return data, [set_override("data.path", str(data)), f"train.batch_size={args.batch_size}",
                   set_override("train.device", args.device), set_override("train.precision", args.precision),
                   set_override("train.compile", args.compile), f"train.cuda_graph={str(args.cuda_graph).lower()}",
+                  f"train.compile_tuning={str(args.compile_tuning).lower()}",
                   "logger=[]"]

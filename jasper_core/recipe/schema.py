@@ -72,6 +72,7 @@ class TrainSection:
     loss_weighting: Literal["fixed", "uncertainty"] = "fixed"
     log_every: int = attrs.field(default=10, validator=at_least(1))
     compile: Literal["off", "default", "reduce-overhead", "max-autotune"] = "off"
+    compile_tuning: bool = False
     cuda_graph: bool = False
     checkpoint_every: int = attrs.field(default=0, validator=at_least(0))
     keep_checkpoints: int = attrs.field(default=3, validator=at_least(1))
@@ -81,6 +82,9 @@ class TrainSection:
         if self.cuda_graph and self.precision == "fp16":
             raise ValueError('train.cuda_graph does not support precision "fp16" (its loss scaler decides on the host); '
                              'use "bf16" or "fp32", or set cuda_graph = false')
+        if self.compile_tuning and self.compile == "off":
+            raise ValueError('train.compile_tuning tunes the kernels train.compile generates; set train.compile '
+                             '(e.g. "default") or compile_tuning = false')
         if self.cuda_graph and self.compile in ("reduce-overhead", "max-autotune"):
             raise ValueError(f'train.cuda_graph captures the whole step itself; train.compile = "{self.compile}" '
                              'captures CUDA graphs too: use compile = "default" (or "off") with it')

@@ -150,12 +150,13 @@ def assemble(recipe: Recipe, registries: Any, *, device: torch.device | None = N
         from jasper_core.training.compiled import compile_step
         from jasper_core.training.step import decide_update, ema_update, forward_losses
 
-        compiled = compile_step(forward_losses, recipe.train.compile)
+        tuning = recipe.train.compile_tuning
+        compiled = compile_step(forward_losses, recipe.train.compile, tuning)
         if recipe.train.compile == "default" and device.type == "cuda":  # the tail after backward too, on a GPU only
             # (on the CPU it was not measurably faster, and each compiled call adds dynamo's guard checks on the host);
             # the CUDA-graph modes keep it eager
-            compiled_check = compile_step(decide_update, "default")
-            compiled_ema = compile_step(ema_update, "default")
+            compiled_check = compile_step(decide_update, "default", tuning)
+            compiled_ema = compile_step(ema_update, "default", tuning)
     return Setup(
         recipe=recipe,
         registries=registries,

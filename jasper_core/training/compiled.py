@@ -43,9 +43,18 @@ def check_compile_mode(mode: str, world: World) -> None:
                                                               'job; use "default" (with train.cuda_graph = true for CUDA graphs) or "off" under torchrun')])
 
 
-def compile_step(fn: Callable, mode: str) -> Callable:
+def compile_step(fn: Callable, mode: str, tuning: bool = False) -> Callable:
     """``fn`` compiled with ``torch.compile(mode=mode)``. Integers such as ``state.step`` become
     symbolic after the first recompile; where a plugin turns them into Python floats (the subspace
     router's temperature schedule) dynamo may fail (on an H200 it failed an internal guard check):
-    :func:`jasper_core.training.step.compute_losses` then runs the rest of the run eagerly."""
-    return torch.compile(fn, mode=mode)
+    :func:`jasper_core.training.step.compute_losses` then runs the rest of the run eagerly.
+
+    With ``tuning`` (``train.compile_tuning``) inductor also tunes each generated GPU kernel's block
+    sizes and warps by timing them (its coordinate-descent tuning): minutes more compilation, for a
+    faster step where the default sizes fit the shapes badly (on the CPU nothing is tuned).
+    """
+    if not tuning:
+        return torch.compile(fn, mode=mode)
+    from torch._inductor import list_mode_options  # torch.compile takes a mode or options, not both
+
+    return torch.compile(fn, options={**list_mode_options(mode), "coordinate_descent_tuning": True})

@@ -10,6 +10,9 @@ CASES = [
     ('[train]\nprecision = "fp61"\n', [],
      "train.precision: must be one of 'fp32', 'bf16', 'fp16', got 'fp61'; did you mean \"fp16\"?"),
     ("[optim]\nbetas = [0.9]\n", [], "optim.betas: expected 2 values, got 1"),
+    ("[train]\ncompile_tuning = true\n", [],
+     'train: train.compile_tuning tunes the kernels train.compile generates; set train.compile (e.g. "default") '
+     "or compile_tuning = false"),
     ('[optim]\nbetas = [0.9, "x"]\n', [], "optim.betas[1]: expected float, got 'x'"),
     ('[eval]\nks = "abc"\n', [], "eval.ks: expected list of int, got 'abc'"),
     ("[train]\nepochs = true\n", [], "train.epochs: expected int, got True"),

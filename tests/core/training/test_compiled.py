@@ -228,3 +228,24 @@ def test_train_step__the_compiled_non_finite_check_decides_as_the_eager_one(tiny
 def test_assemble__compiles_the_tail_on_a_gpu_only(tiny_recipe_text, registries):
     setup = assemble(recipe_from_text(tiny_recipe_text, registries, overrides=['train.compile="default"']), registries)
     assert setup.compiled is not None and setup.compiled_check is None and setup.compiled_ema is None
+
+
+@pytest.mark.parametrize("mode, options", [("default", {}), ("reduce-overhead", {"triton.cudagraphs": True})])
+def test_compile_step__tuning_adds_coordinate_descent_to_the_modes_options(monkeypatch, mode, options):
+    from jasper_core.training import compiled
+
+    calls = []
+    monkeypatch.setattr(torch, "compile", lambda fn, **kwargs: calls.append(kwargs) or fn)
+    compiled.compile_step(len, mode)
+    compiled.compile_step(len, mode, tuning=True)
+    assert calls == [{"mode": mode}, {"options": {**options, "coordinate_descent_tuning": True}}]
+
+
+def test_assemble__compiles_every_part_with_the_recipes_tuning(tiny_recipe_text, registries, monkeypatch):
+    from jasper_core.training import compiled
+
+    seen = []
+    monkeypatch.setattr(compiled, "compile_step", lambda fn, mode, tuning=False: seen.append((fn.__name__, mode, tuning)) or fn)
+    overrides = ['train.compile="default"', "train.compile_tuning=true"]
+    assemble(recipe_from_text(tiny_recipe_text, registries, overrides=overrides), registries)
+    assert seen == [("forward_losses", "default", True)]  # on the CPU the tail stays eager
