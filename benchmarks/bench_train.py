@@ -120,8 +120,13 @@ def main() -> None:
         Trainer(recipe, plugins, run_dir=Path(tmp) / "run").fit()
     peak_mem = (torch.cuda.max_memory_allocated() if device.type == "cuda"
                 else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
+    print(f"device: {name}; recipe {args.recipe}; batch {args.batch_size}; {args.precision}; compile {args.compile}"
+          f"{' (tuned)' if args.compile_tuning else ''}; cuda_graph {args.cuda_graph}; data {data}")
+    print(f"steps/s: {statistics.median(speed.steps_per_s):.1f}  (per epoch: "  # now: counting below may fail
+          + ", ".join(f"{s:.1f}" for s in speed.steps_per_s) + ")", flush=True)
     eager = load_recipe(args.recipe, plugins.registries, [*overrides, set_override("train.compile", "off"),
-                                                             "train.cuda_graph=false"])
+                                                             "train.compile_tuning=false", "train.cuda_graph=false"])
     setup = assemble(eager, plugins.registries)  # FLOP and step shares counted on the eager step
     gen = torch.Generator().manual_seed(0)
     batch = next(epoch_batches(setup.dataset, setup.dataset.split("train"), args.batch_size, generator=gen))
@@ -130,11 +135,6 @@ def main() -> None:
     peak = matmul_peak(device, args.precision, args.matmul_size or (8192 if device.type == "cuda" else 1024))
     pairs_s = statistics.median(speed.pairs_per_s)
     achieved = pairs_s * flops
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
-    print(f"device: {name}; recipe {args.recipe}; batch {args.batch_size}; {args.precision}; compile {args.compile}; "
-          f"cuda_graph {args.cuda_graph}; data {data}")
-    print(f"steps/s: {statistics.median(speed.steps_per_s):.1f}  (per epoch: "
-          + ", ".join(f"{s:.1f}" for s in speed.steps_per_s) + ")")
     print(f"FLOP per pair: {flops / 1e6:.2f} MFLOP (forward + backward + target encoding)")
     print(f"achieved: {achieved / 1e12:.3f} TFLOP/s; matmul peak here: {peak / 1e12:.3f} TFLOP/s; "
           f"efficiency {achieved / peak:.1%}")
