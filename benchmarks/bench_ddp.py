@@ -40,6 +40,7 @@ def worker(args: argparse.Namespace) -> None:
 
     from common import QUICK_EVAL
     from jasper_core import hookimpl
+    from jasper_core.distributed import leave
     from jasper_core.recipe import load_recipe
     from jasper_core.recipe.overrides import set_override
     from jasper_core.testing import plugins_with
@@ -97,6 +98,7 @@ def worker(args: argparse.Namespace) -> None:
         name = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
         Path(args.result).write_text(json.dumps({"pairs_per_s": speed.pairs_per_s, "device": name,
                                                  "world_size": trainer.world.size}))
+    leave()  # the process group, as `jasper train` leaves it (barrier, then destroy), not to the interpreter's exit
 
 
 def check_recipe(args: argparse.Namespace) -> None:
