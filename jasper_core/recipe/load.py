@@ -140,15 +140,30 @@ def recipe_to_toml(recipe: Recipe) -> str:
     return tomli_w.dumps(recipe_to_dict(recipe))
 
 
+def _resolved_again(text: str, registries: Any) -> str:
+    """``text`` resolved with today's schema and plugins (every default filled in), or ``text`` itself."""
+    try:
+        return recipe_to_toml(recipe_from_text(text, registries))
+    except RecipeError:
+        return text
+
+
 #: Keys that change how fast a run trains but not what it computes: a run may resume with another value.
 SPEED_ONLY_KEYS = (("train", "cuda_graph"),)
 
 
-def same_run(recipe_text: str, other_text: str) -> bool:
+def same_run(recipe_text: str, other_text: str, registries: Any = None) -> bool:
     """Whether two recipe TOML texts (:func:`recipe_to_toml`) describe the same run: equal once the
-    :data:`SPEED_ONLY_KEYS` are left out (``train.cuda_graph`` gives the same weights bit for bit)."""
+    :data:`SPEED_ONLY_KEYS` are left out (``train.cuda_graph`` gives the same weights bit for bit).
+
+    With ``registries`` both texts are first resolved again, so a key added since a text was written
+    (absent there) compares as its default: a run saved by an earlier version still resumes. A text
+    that no longer resolves is compared as it is.
+    """
     if recipe_text == other_text:
         return True
+    if registries is not None:
+        recipe_text, other_text = (_resolved_again(t, registries) for t in (recipe_text, other_text))
     try:
         a, b = tomllib.loads(recipe_text), tomllib.loads(other_text)
     except tomllib.TOMLDecodeError:

@@ -113,6 +113,23 @@ def build_model(recipe: Recipe, registries: Any, dataset: Dataset, device: torch
     return model, target_space.to(device)
 
 
+def compiled_parts(recipe: Recipe, device: torch.device) -> tuple[Any, Any, Any]:
+    """The step's compiled functions for ``train.compile`` (each None where it runs eagerly): the forward and
+    losses, and, under ``"default"`` on a GPU only, the clipping with the non-finite check and the EMA step
+    (on the CPU the tail was not measurably faster, and each compiled call adds dynamo's guard checks on the
+    host; the CUDA-graph modes keep it eager). All with ``train.compile_tuning``'s kernel tuning."""
+    if recipe.train.compile == "off":
+        return None, None, None
+    from jasper_core.training.compiled import compile_step
+    from jasper_core.training.step import decide_update, ema_update, forward_losses
+
+    tuning = recipe.train.compile_tuning
+    compiled = compile_step(forward_losses, recipe.train.compile, tuning)
+    if recipe.train.compile != "default" or device.type != "cuda":
+        return compiled, None, None
+    return compiled, compile_step(decide_update, "default", tuning), compile_step(ema_update, "default", tuning)
+
+
 def assemble(recipe: Recipe, registries: Any, *, device: torch.device | None = None) -> Setup:
     """Build dataset, model, target space, losses, optimiser and schedules.
 
@@ -145,18 +162,7 @@ def assemble(recipe: Recipe, registries: Any, *, device: torch.device | None = N
     composer = LossComposer(terms, recipe.train.loss_weighting).to(device)
     params = [p for p in list(model.parameters()) + list(composer.parameters()) if p.requires_grad]
     precision = recipe.train.precision
-    compiled = compiled_check = compiled_ema = None
-    if recipe.train.compile != "off":
-        from jasper_core.training.compiled import compile_step
-        from jasper_core.training.step import decide_update, ema_update, forward_losses
-
-        tuning = recipe.train.compile_tuning
-        compiled = compile_step(forward_losses, recipe.train.compile, tuning)
-        if recipe.train.compile == "default" and device.type == "cuda":  # the tail after backward too, on a GPU only
-            # (on the CPU it was not measurably faster, and each compiled call adds dynamo's guard checks on the host);
-            # the CUDA-graph modes keep it eager
-            compiled_check = compile_step(decide_update, "default", tuning)
-            compiled_ema = compile_step(ema_update, "default", tuning)
+    compiled, compiled_check, compiled_ema = compiled_parts(recipe, device)
     return Setup(
         recipe=recipe,
         registries=registries,

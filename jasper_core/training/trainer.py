@@ -80,7 +80,7 @@ class Trainer:
 
     def _restore(self, setup: Setup, gen: torch.Generator) -> tuple[int, int, dict]:
         ckpt = distributed.from_main(lambda: load_checkpoint(self.resume_from, map_location="cpu"), self.world)
-        if not same_run(ckpt["recipe"], recipe_to_toml(self.recipe)):
+        if not same_run(ckpt["recipe"], recipe_to_toml(self.recipe), self.plugins.registries):
             raise CheckpointError(
                 f"{self.resume_from}: the recipe differs from the one this run was started with; "
                 "resume with the same recipe and --set overrides (the run's recipe.toml), or start a new --run-dir"

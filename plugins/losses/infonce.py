@@ -56,13 +56,14 @@ class InfoNCELoss(torch.nn.Module):
         t = self.config.temperature
         pred = l2_normalize(inputs.prediction)  # [B, D]
         pos = l2_normalize(inputs.positive.detach())  # [B, D]
-        # in the dtype autocast multiplies in (bf16: the [B, K, D] tensor backward keeps is half the bytes);
-        # the products and sums run in float32
-        neg = matmul_dtype(l2_normalize(inputs.negatives.detach()))  # [B, K, D]
+        neg = l2_normalize(inputs.negatives.detach())  # [B, K, D]
         pos_logit = (pred * pos).sum(-1, keepdim=True) / t  # [B, 1]
         # products and sums, not einsum: as a batched matmul of B [1, D] × [D, K] products it ran slow
-        # skinny GEMM kernels on the GPU; this is one pass over the negatives that a compiler fuses
-        neg_logits = (pred.unsqueeze(1) * neg).sum(-1) / t  # [B, K]
+        # skinny GEMM kernels on the GPU; this is one pass over the negatives that a compiler fuses. The
+        # negatives enter in the dtype autocast multiplies in (bf16: the [B, K, D] tensor backward keeps is
+        # half the bytes); the products and sums run in float32
+        neg_logits = (pred.unsqueeze(1) * matmul_dtype(neg)).sum(-1) / t  # [B, K]
+        # the near-duplicate test on float32 negatives: bf16 rounding took an exact duplicate's cosine to ~0.9993
         false_neg = (pos.unsqueeze(1) * neg).sum(-1) > self.config.false_negative_threshold  # [B, K]
         neg_logits = neg_logits.masked_fill(false_neg | (inputs.negative_tiers < 0), float("-inf"))
         if self.config.tier_weights:  # a table lookup: no host read (a captured step cannot read the device)

@@ -106,3 +106,16 @@ def test_recipe__jepa_base_has_the_reference_sizes_and_regularisation(registries
 def test_recipe__unknown_recipe_name_suggests(registries):
     with pytest.raises(RecipeError, match='did you mean "quickstart"'):
         load_recipe("quikstart", registries)
+
+
+def test_same_run__a_key_added_since_compares_as_its_default(registries):
+    """A run saved before a recipe key existed (here train.compile_tuning) still resumes: resolved again, the
+    missing key takes its default; a value that really differs still differs, and so does the raw text."""
+    from jasper_core.recipe import same_run
+
+    now = recipe_to_toml(load_recipe("quickstart", registries))
+    saved_before = now.replace("compile_tuning = false\n", "")
+    assert saved_before != now and not same_run(saved_before, now)
+    assert same_run(saved_before, now, registries)
+    assert not same_run(saved_before.replace("seed = 0", "seed = 1"), now, registries)
+    assert not same_run("not a recipe [", now, registries)

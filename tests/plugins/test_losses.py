@@ -148,3 +148,16 @@ def test_infonce_gather__sends_the_positives_in_the_dtype_of_the_products(autoca
         reference = loss(attrs.evolve(inputs, gather_rows=lambda rows: gather(rows.float())))["loss"]
     assert sent == [torch.bfloat16 if autocast else torch.float32, torch.float32]
     assert torch.equal(out, reference)
+
+
+def test_infonce__under_bf16_autocast_a_duplicate_negative_is_still_left_out():
+    """The hard negatives enter the products in bf16 under autocast, but the near-duplicate test reads them in
+    float32: rounded, an exact duplicate's cosine fell to about 0.9993, under a threshold of 0.9999."""
+    inputs = random_loss_inputs(batch=64, dim=384, negatives=4, seed=3)
+    dup = inputs.negatives.clone()
+    dup[:, 0] = inputs.positive * 3.0  # the answer itself, rescaled
+    with_dup = attrs.evolve(inputs, negatives=dup, negative_tiers=inputs.negative_tiers.clone().fill_(0))
+    without = attrs.evolve(with_dup, negatives=dup[:, 1:], negative_tiers=with_dup.negative_tiers[:, 1:])
+    loss = InfoNCELoss(InfoNCEConfig(in_batch=False, false_negative_threshold=0.9999))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert float(loss(with_dup)["loss"]) == pytest.approx(float(loss(without)["loss"]), rel=1e-6)

@@ -241,11 +241,18 @@ def test_compile_step__tuning_adds_coordinate_descent_to_the_modes_options(monke
     assert calls == [{"mode": mode}, {"options": {**options, "coordinate_descent_tuning": True}}]
 
 
-def test_assemble__compiles_every_part_with_the_recipes_tuning(tiny_recipe_text, registries, monkeypatch):
+@pytest.mark.parametrize("device, parts", [("cpu", ["forward_losses"]),
+                                           ("cuda", ["forward_losses", "decide_update", "ema_update"])])
+def test_compiled_parts__every_compiled_part_gets_the_recipes_tuning(tiny_recipe_text, registries, monkeypatch, device, parts):
     from jasper_core.training import compiled
+    from jasper_core.training.assemble import compiled_parts
 
     seen = []
     monkeypatch.setattr(compiled, "compile_step", lambda fn, mode, tuning=False: seen.append((fn.__name__, mode, tuning)) or fn)
-    overrides = ['train.compile="default"', "train.compile_tuning=true"]
-    assemble(recipe_from_text(tiny_recipe_text, registries, overrides=overrides), registries)
-    assert seen == [("forward_losses", "default", True)]  # on the CPU the tail stays eager
+    for tuning in (False, True):
+        recipe = recipe_from_text(tiny_recipe_text, registries,
+                                  overrides=['train.compile="default"', f"train.compile_tuning={str(tuning).lower()}"])
+        got = compiled_parts(recipe, torch.device(device))  # building nothing: a GPU is not needed
+        assert [f is not None for f in got] == [True, device == "cuda", device == "cuda"]
+        assert seen == [(name, "default", tuning) for name in parts]
+        seen.clear()
