@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import time
 
 import attrs
 import torch
@@ -111,25 +112,24 @@ def join(device: torch.device) -> World:
     return current()
 
 
-#: The tensor of the last all-reduce of a gloo job, kept to the interpreter's exit (see :func:`leave`).
-_LAST_ALL_REDUCE: list[torch.Tensor] = []
+#: Seconds a gloo rank waits after leaving its process group, the GIL released (see :func:`leave`).
+GLOO_SETTLE_S = 0.2
 
 
 def leave() -> None:
     """Leave the process group (all ranks wait for each other first); a no-op in a one-process job.
 
-    On gloo the ranks wait for each other through an all-reduce of a tensor kept here, not a barrier: gloo's
-    barrier holds on to the collectives before it, and its worker thread released them, with their Python
-    tensors, after the rank's interpreter had begun to exit, which aborts the process ("terminate called
-    without an active exception", SIGABRT: 4 in 184 runs of a 2-process benchmark on a loaded machine; the
-    stack is from a core dump).
+    A gloo rank then sleeps :data:`GLOO_SETTLE_S`. gloo's worker threads outlive ``destroy_process_group``
+    (the group is still referenced), and one of them releasing the last collectives' tensors after the
+    interpreter had begun to exit killed the rank: taking the GIL there ends the thread through a
+    ``noexcept`` frame, so ``std::terminate`` ("terminate called without an active exception", SIGABRT;
+    5 in 212 runs of a 2-process benchmark on a loaded machine; the stack is from core dumps). The pause lets
+    them finish while the interpreter runs; it narrows the race, it does not close it.
     """
     if not in_group():
         return
-    if dist.get_backend() == "gloo":
-        done = torch.ones(1)
-        dist.all_reduce(done)
-        _LAST_ALL_REDUCE.append(done)  # freed by the main thread, never by gloo's worker thread
-    else:
-        dist.barrier()
+    gloo = dist.get_backend() == "gloo"
+    dist.barrier()
     dist.destroy_process_group()
+    if gloo:
+        time.sleep(GLOO_SETTLE_S)
