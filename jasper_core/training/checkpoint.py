@@ -170,7 +170,8 @@ def safe_load(path: Path, map_location: str | torch.device = "cpu") -> Any:
                 bad = archive.testzip()
             if bad is not None:
                 raise UnreadableFile(f"its member {bad!r} fails its CRC check")  # repr: a damaged name may hold a newline
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError) as exc:
+        # RuntimeError: a damaged flag byte can mark a member "encrypted" (zipfile asks for a password)
         raise UnreadableFile(f"not a readable torch archive ({first_line(exc)})") from None
     try:
         data = torch.load(path, map_location=map_location, weights_only=True)
