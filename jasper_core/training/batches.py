@@ -94,9 +94,21 @@ def epoch_rows(
     if on_gpu and world_size > 1:
         order, codes = agree(order), agree(codes)
     size = batch_size * world_size
+    rows = pairs.index_select(0, order)  # the epoch's pair indices in one gather: each batch is a view of them
     for i in range(num_batches(n, batch_size, drop_last, world_size)):
         start, stop = batch_rows(i * size, min((i + 1) * size, n), world_size, rank)
-        yield pairs[order[start:stop]], codes[start:stop]
+        yield rows[start:stop], codes[start:stop]
+
+
+def variant_mix(codes: Sequence[torch.Tensor]) -> torch.Tensor:
+    """The share of each steering variant (:data:`STEERING_VARIANTS` order) among ``codes`` (the
+    batches' ``[B]`` code tensors): ``[V]`` float on the host, zeros when there are none. Counted once
+    (one host read), not batch by batch."""
+    if not codes:
+        return torch.zeros(len(STEERING_VARIANTS))
+    every = torch.cat(list(codes))
+    counts = (every.unsqueeze(1) == torch.arange(len(STEERING_VARIANTS), device=every.device)).sum(0)
+    return (counts.double() / max(every.numel(), 1)).float().cpu()
 
 
 def epoch_batches(dataset: Dataset, pairs: torch.Tensor, batch_size: int, **options) -> Iterator[Batch]:

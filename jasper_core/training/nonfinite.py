@@ -24,6 +24,7 @@ import attrs
 import torch
 
 from jasper_core.distributed import all_ranks_true
+from jasper_core.training.host_copy import HostCopy
 
 GRAD_NORM = "grad_norm"
 
@@ -118,18 +119,16 @@ class NonFiniteGuard:
         return ok
 
     def _take(self) -> NonFiniteReport:
+        return self._take_later().report()
+
+    def _take_later(self) -> PendingReport:
+        """Queue the record's copy to the host and start a new record (device work only: no wait)."""
         packed = torch.cat([torch.stack([self._skipped.double(), self._first_step.double(), self._last_ok.double(),
                                          self._stopped.double()]), self._first_values.double(),
-                            self._first_finite.double()]).cpu()  # one read
-        skipped, first_step, last_ok, stopped = (float(x) for x in packed[:4])
-        n = len(self.names)
-        values, finite = packed[4:4 + n].tolist(), packed[4 + n:].tolist()
-        message = ""
-        if first_step >= 0:  # the first term some rank saw non-finite (this rank's own value may be finite)
-            bad = next(i for i, ok in enumerate(finite) if not ok)
-            message = describe(self.names[bad], values[bad], int(first_step))
+                            self._first_finite.double()])
+        copy = HostCopy(packed)  # one read, queued before the record is cleared
         self._clear()
-        return NonFiniteReport(skipped=int(skipped), stopped=bool(stopped), last_ok=bool(last_ok), message=message)
+        return PendingReport(copy, self.names)
 
     @staticmethod
     def _merge(early: NonFiniteReport, late: NonFiniteReport) -> NonFiniteReport:
@@ -138,6 +137,35 @@ class NonFiniteGuard:
 
     def read(self) -> NonFiniteReport:
         """Everything recorded since the last read (one host read), and start a new record."""
-        report = self._merge(self.pending, self._take()) if self.names else self.pending
-        self.pending = NonFiniteReport()
-        return report
+        return self.read_later().report()
+
+    def read_later(self) -> PendingReport:
+        """:meth:`read` in two halves: the record is copied (queued behind the steps so far) and cleared
+        now; :meth:`PendingReport.report` waits for that copy only, so the device can run the steps
+        launched in between (the trainer launches the next step before it asks)."""
+        pending = self._take_later() if self.names else PendingReport(None, ())
+        pending.early, self.pending = self.pending, NonFiniteReport()
+        return pending
+
+
+class PendingReport:
+    """A non-finite record on its way to the host (:meth:`NonFiniteGuard.read_later`)."""
+
+    def __init__(self, copy: HostCopy | None, names: tuple[str, ...]) -> None:
+        self.copy, self.names = copy, names
+        self.early = NonFiniteReport()  # what was taken before (the watched names changed)
+
+    def report(self) -> NonFiniteReport:
+        """The record as a :class:`NonFiniteReport` (waits for its copy)."""
+        if self.copy is None:
+            return self.early
+        packed = self.copy.get()
+        skipped, first_step, last_ok, stopped = (float(x) for x in packed[:4])
+        n = len(self.names)
+        values, finite = packed[4:4 + n].tolist(), packed[4 + n:].tolist()
+        message = ""
+        if first_step >= 0:  # the first term some rank saw non-finite (this rank's own value may be finite)
+            bad = next(i for i, ok in enumerate(finite) if not ok)
+            message = describe(self.names[bad], values[bad], int(first_step))
+        late = NonFiniteReport(skipped=int(skipped), stopped=bool(stopped), last_ok=bool(last_ok), message=message)
+        return NonFiniteGuard._merge(self.early, late)

@@ -15,6 +15,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import attrs
 import torch
 
 from jasper_core import distributed
@@ -25,15 +26,29 @@ from jasper_core.errors import CheckpointError, NonFiniteLossError
 from jasper_core.evaluation.evaluate import run_evaluation
 from jasper_core.recipe import Recipe, recipe_to_dict, recipe_to_toml, same_run
 from jasper_core.training.assemble import Setup, assemble, resolve_device
-from jasper_core.training.batches import epoch_rows, num_batches
+from jasper_core.training.batches import epoch_rows, num_batches, variant_mix
 from jasper_core.training.checkpoint import load_checkpoint
 from jasper_core.training.compiled import check_compile_mode
 from jasper_core.training.graphed import graphed_step, side_stream
 from jasper_core.training.health import prediction_health
+from jasper_core.training.host_copy import HostCopy
 from jasper_core.training.loggers import register_loggers, unregister_loggers
+from jasper_core.training.nonfinite import PendingReport
 from jasper_core.training.run_dir import RunDir
 from jasper_core.training.run_state import checkpoint_state, load_weights, restore_state
 from jasper_core.training.step import train_rows
+
+
+@attrs.frozen
+class LogRead:
+    """What a logging point reads (the non-finite record and the step's metrics), on its way to the host:
+    the trainer launches the next step before it waits for them (see ``host_copy.py``)."""
+
+    step: int
+    guard: PendingReport
+    values: HostCopy  # [N] named by ``names``
+    names: tuple[str, ...]
+    scalars: dict[str, float]
 
 
 class Trainer:
@@ -215,9 +230,7 @@ class Trainer:
         sums: dict[tuple[str, ...], torch.Tensor] = {}  # [N] per set of metric names, on the device: read at the epoch's end
         scalar_sums: dict[str, float] = {}
         taken, steps = 0.0, 0  # steps whose update was applied (a device tensor), all steps
-        n_variants = len(STEERING_VARIANTS)
-        variant_counts = torch.zeros(n_variants, device=setup.device)
-        ones = torch.ones(recipe.train.batch_size, device=setup.device)
+        codes_seen: list[torch.Tensor] = []  # views of the epoch's codes: counted once, at the epoch's end
         started, pairs_seen = time.perf_counter(), 0
         aux_active = epoch > recipe.train.aux_warmup_epochs
         train_pairs = setup.dataset.split("train")
@@ -225,6 +238,7 @@ class Trainer:
         stepper = train_rows if setup.graphed is None else setup.graphed
         if setup.graphed is not None:
             setup.graphed.epoch_start(setup.dataset)  # on_epoch_start may have replaced the tables the captured step reads
+        pending: LogRead | None = None
         for rows, codes in epoch_rows(train_pairs, recipe.train.batch_size, generator=gen, variant_probs=probs,
                                       drop_last=recipe.train.drop_last, balance_by=balance,
                                       world_size=self.world.size, rank=self.world.rank,
@@ -232,20 +246,25 @@ class Trainer:
             result = stepper(setup, rows, codes, step=step, total_steps=total, aux_active=aux_active)
             step += 1
             pairs_seen += len(rows)
-            variant_counts.index_add_(0, codes, ones[: len(rows)])  # bincount would read its max on the host
+            codes_seen.append(codes)
             # a captured step rewrites its output tensors at every replay: the first is copied, not kept
             sums[result.names] = result.values + sums[result.names] if result.names in sums else result.values.clone()
             for k, v in result.scalars.items():
                 scalar_sums[k] = scalar_sums.get(k, 0.0) + v
             taken, steps = taken + result.taken, steps + 1
-            if (step % recipe.train.log_every == 0 or step % spe == 0) and self._read_nonfinite(setup, run, step):
-                hook.jasper_step_end(run=run, step=step, metrics=result.read())
+            if pending is not None:  # the last logging point's read, taken now that this step is queued behind it
+                self._log_read(pending, run)
+                pending = None
+            if step % recipe.train.log_every == 0 or step % spe == 0:
+                pending = LogRead(step, setup.guard.read_later(), HostCopy(result.values), result.names, result.scalars)
+        if pending is not None:
+            self._log_read(pending, run)
         n_taken = max(float(taken), 1.0)  # waits for the device: the epoch is done
         means = {k: v / steps for k, v in scalar_sums.items()}
         for names, total_values in sums.items():
             means.update({k: v / n_taken for k, v in zip(names, total_values.tolist())})
         metrics = self._over_ranks(setup, means)
-        mix = (variant_counts / variant_counts.sum().clamp_min(1)).cpu()
+        mix = variant_mix(codes_seen)
         elapsed = max(time.perf_counter() - started, 1e-9)
         metrics.update({f"steering/{name}": float(mix[i]) for i, name in enumerate(STEERING_VARIANTS)})
         metrics.update({"pairs_per_s": pairs_seen * self.world.size / elapsed, "epoch_seconds": elapsed,
@@ -264,21 +283,23 @@ class Trainer:
         values = torch.tensor([means[k] for k in keys], dtype=torch.float64, device=setup.device)
         return dict(zip(keys, distributed.mean_over_ranks(values).tolist()))
 
-    def _read_nonfinite(self, setup: Setup, run: RunInfo, step: int) -> bool:
-        """Read the device's non-finite record (one host read per logging interval) and apply
-        ``train.nonfinite``; returns whether the latest step's update was applied."""
-        report = setup.guard.read()
-        if not report.skipped:
-            return True
-        self.skipped += report.skipped
-        limit = self.recipe.train.max_skipped_steps
-        if report.stopped:
-            raise NonFiniteLossError(f'{report.message}; stopping (train.nonfinite = "stop"); the last good checkpoint is kept')
-        if self.skipped > limit:
-            raise NonFiniteLossError(f"{report.message}; more than {limit} steps skipped, stopping")
-        self.plugins.hook.jasper_step_end(run=run, step=step, metrics={"skipped": float(report.skipped),
-                                                                      "skipped_total": float(self.skipped)})
-        return report.last_ok
+    def _log_read(self, read: LogRead, run: RunInfo) -> None:
+        """Apply ``train.nonfinite`` to the record read at a logging point, then give the loggers that
+        step's metrics (when its update was applied)."""
+        report = read.guard.report()
+        if report.skipped:
+            self.skipped += report.skipped
+            limit = self.recipe.train.max_skipped_steps
+            if report.stopped:
+                raise NonFiniteLossError(f'{report.message}; stopping (train.nonfinite = "stop"); the last good checkpoint is kept')
+            if self.skipped > limit:
+                raise NonFiniteLossError(f"{report.message}; more than {limit} steps skipped, stopping")
+            self.plugins.hook.jasper_step_end(run=run, step=read.step, metrics={"skipped": float(report.skipped),
+                                                                               "skipped_total": float(self.skipped)})
+        if report.last_ok:
+            values = read.values.get().tolist()
+            self.plugins.hook.jasper_step_end(run=run, step=read.step, metrics={**dict(zip(read.names, values)),
+                                                                               **read.scalars})
 
     @torch.no_grad()
     def _health(self, setup: Setup, step: int, total: int) -> dict[str, float]:

@@ -192,19 +192,22 @@ def test_cuda_graph_recipe_conflicts_are_refused(tiny_recipe_text, registries, o
 
 
 def test_trainer_with_a_captured_step_writes_what_the_eager_run_writes(tiny_recipe_text, plugins, tmp_path, monkeypatch):
-    """Across epochs (a capture each), evaluations and the step metrics' epoch means (which must not keep
-    the captured output tensor that every replay rewrites)."""
+    """Across epochs (a capture each), evaluations, the step metrics' epoch means and the logged steps' own
+    metrics (neither may keep the captured output tensor that every replay rewrites: a logging point's
+    metrics are read after the next step is launched)."""
     import json
 
     import jasper_core.training.trainer as trainer_module
     from jasper_core.training.trainer import Trainer
 
     def run(name):
-        recipe = recipe_from_text(tiny_recipe_text, plugins.registries, overrides=["train.epochs=2"])
+        recipe = recipe_from_text(tiny_recipe_text, plugins.registries, overrides=["train.epochs=2", "train.log_every=1"])
         results = Trainer(recipe, plugins, run_dir=tmp_path / name).fit()
         epochs = [json.loads(line) for line in (tmp_path / name / "history.jsonl").read_text().splitlines()]
         drop = ("pairs_per_s", "epoch_seconds", "time")
-        return results.flat(), [{k: v for k, v in e.items() if k not in drop} for e in epochs if e["event"] == "epoch"]
+        events = [{k: v for k, v in e.items() if k not in drop} for e in epochs if e["event"] in ("epoch", "step")]
+        assert sum(e["event"] == "step" for e in events) >= 4
+        return results.flat(), events
 
     expected = run("eager")
     steps = []

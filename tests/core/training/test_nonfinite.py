@@ -63,3 +63,25 @@ def test_nonfinite_guard__a_value_non_finite_only_on_another_rank_is_named_witho
     assert observe_all(guard, [[1.0, 2.0, 3.0]]) == [False]
     report = guard.read()
     assert report.skipped == 1 and report.message == "loss term 'total' is non-finite on another rank at step 1"
+
+
+def test_nonfinite_guard__read_later_takes_the_record_so_far_and_leaves_later_steps_to_the_next_read():
+    """The trainer launches the next step before it waits for a logging point's read: that step belongs to
+    the next read, not to this one, and is not lost when the record is cleared."""
+    guard = NonFiniteGuard("cpu", "skip")
+    observe_all(guard, [[NAN, 1.0, 1.0]])
+    pending = guard.read_later()
+    assert bool(observe(guard, NAMES, torch.tensor([1.0, NAN, 1.0]), 1)) is False  # the step launched meanwhile
+    first = pending.report()
+    assert (first.skipped, first.last_ok, first.message) == (1, False, "loss term 'jepa' is nan at step 1")
+    second = guard.read()
+    assert (second.skipped, second.last_ok, second.message) == (1, False, "loss term 'total' is nan at step 2")
+
+
+def test_nonfinite_guard__read_later_keeps_what_a_change_of_names_took_early():
+    guard = NonFiniteGuard("cpu", "skip")
+    observe_all(guard, [[NAN, 1.0, 1.0]])
+    observe(guard, ["jepa", GRAD_NORM], torch.tensor([1.0, 1.0]), 1)  # new names: the record so far is taken
+    report = guard.read_later().report()
+    assert report.skipped == 1 and report.message == "loss term 'jepa' is nan at step 1" and report.last_ok
+    assert guard.read() == type(report)()  # nothing twice
