@@ -37,7 +37,8 @@ class InfoNCELoss(torch.nn.Module):
     ``tier_weights[t]`` multiplies the weight of each negative of tier ``t`` in the partition
     function (adds ``log w`` to its logit); tiers beyond the list get weight 1. A negative of tier
     -1 (not a negative for this split) and a negative whose cosine to the positive exceeds
-    ``false_negative_threshold`` (a near-duplicate of the answer: a false negative) are left out.
+    ``false_negative_threshold`` (a near-duplicate of the answer: a false negative) are left out
+    (in-batch, the threshold is at most what the products' dtype resolves: :func:`duplicate_limit`).
     With ``in_batch`` and ``gather`` the in-batch negatives come from every rank of a multi-process job.
     """
 
@@ -77,7 +78,9 @@ class InfoNCELoss(torch.nn.Module):
             pool = inputs.gather_rows(matmul_dtype(pos)) if self.distributed == GATHER else pos  # [N, D], N = W·B
             if pool.shape[0] > 1:
                 batch_logits = (pred @ pool.T).div_(t)  # [B, N]
-                same = (pos @ pool.T) > min(self.config.false_negative_threshold, 1 - 1e-6)  # the positive and its near-duplicates
+                sims = pos @ pool.T  # [B, N], in autocast's dtype under autocast
+                same = sims > duplicate_limit(self.config.false_negative_threshold, sims.dtype)  # the positive, its near-duplicates
+                del sims
                 batch_logits.masked_fill_(same, float("-inf"))
                 del same
                 parts.append(torch.logsumexp(batch_logits, dim=1))
@@ -86,6 +89,15 @@ class InfoNCELoss(torch.nn.Module):
         loss = (log_partition - pos_logit).mean()
         correct = pos_logit.detach() >= torch.stack(rivals, dim=1).amax(dim=1) if rivals else torch.ones_like(pos_logit)
         return {"loss": loss, "accuracy": correct.float().mean()}
+
+
+def duplicate_limit(threshold: float, dtype: torch.dtype) -> float:
+    """The cosine above which an in-batch row counts as the positive or a near-duplicate of it, for
+    similarities computed in ``dtype``: ``threshold``, but at most ``1 − eps(dtype)`` (and ``1 − 1e-6``).
+    A product in bf16 resolves cosines near 1 only to about its ``eps`` (2⁻⁷): the positive itself and
+    exact duplicates (cosine 1 in float32) came out near ``1 − 0.75·eps``, so a threshold of 0.999 left
+    the positive among its own negatives (the loss could not fall below log 2)."""
+    return min(threshold, 1 - max(1e-6, torch.finfo(dtype).eps))
 
 
 def matmul_dtype(x: torch.Tensor) -> torch.Tensor:

@@ -161,3 +161,20 @@ def test_infonce__under_bf16_autocast_a_duplicate_negative_is_still_left_out():
     loss = InfoNCELoss(InfoNCEConfig(in_batch=False, false_negative_threshold=0.9999))
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert float(loss(with_dup)["loss"]) == pytest.approx(float(loss(without)["loss"]), rel=1e-6)
+
+
+@pytest.mark.parametrize("threshold", [0.95, 0.999, 0.9999])
+def test_infonce__under_bf16_autocast_the_positive_and_its_exact_duplicates_are_never_in_batch_negatives(threshold):
+    """In-batch similarities are bf16 products under autocast, which put a cosine of 1 near 0.996: with a
+    threshold of 0.999 the positive itself stayed among its own negatives and the loss could not fall
+    below log 2. Here the model predicts every answer and row 5's answer is row 2's: the loss is near 0,
+    as in float32."""
+    inputs = random_loss_inputs(batch=64, dim=384, negatives=4, seed=3)
+    positive = inputs.positive.clone()
+    positive[5] = positive[2]  # two questions of one source passage in the batch
+    inputs = attrs.evolve(inputs, positive=positive, prediction=positive * 2.0)
+    loss = InfoNCELoss(InfoNCEConfig(false_negative_threshold=threshold))
+    full = float(loss(inputs)["loss"])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        half = float(loss(inputs)["loss"])
+    assert full < 1e-3 and half == pytest.approx(full, abs=0.02)
