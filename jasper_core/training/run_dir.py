@@ -62,7 +62,7 @@ class RunDir:
         """True when the directory exists and holds anything but a lock file."""
         return self.path.is_dir() and any(p.name != ".lock" for p in self.path.iterdir())
 
-    def resume_source(self, resume: str | None, recipe_text: str) -> Path | None:
+    def resume_source(self, resume: str | None, recipe_text: str, registries: Any = None) -> Path | None:
         """The checkpoint a training into this directory starts from (None: from scratch), by the rules:
 
         - no ``resume``: the directory must not hold a run;
@@ -75,7 +75,7 @@ class RunDir:
             JasperError: one line; nothing was changed.
             CheckpointError: the given checkpoint does not exist.
         """
-        empty = not self.holds_run() or self.killed_before_first_checkpoint(recipe_text)
+        empty = not self.holds_run() or self.killed_before_first_checkpoint(recipe_text, registries)
         if resume is None:
             if not self.holds_run():
                 return None
@@ -93,12 +93,13 @@ class RunDir:
                               "checkpoints: choose an empty --run-dir (nothing was changed)")
         return source
 
-    def killed_before_first_checkpoint(self, recipe_text: str) -> bool:
+    def killed_before_first_checkpoint(self, recipe_text: str, registries: Any = None) -> bool:
         """True when the directory holds only the start of a run of this very recipe (``recipe.toml``
-        equal to ``recipe_text``) that was stopped before it wrote any checkpoint or evaluation file:
-        nothing of value is there, so ``--resume auto`` starts that run again."""
+        the same run as ``recipe_text``: :func:`same_run`, with ``registries`` resolving both again) that
+        was stopped before it wrote any checkpoint or evaluation file: nothing of value is there, so
+        ``--resume auto`` starts that run again."""
         try:
-            same = same_run(self.recipe_file.read_text(encoding="utf-8"), recipe_text)
+            same = same_run(self.recipe_file.read_text(encoding="utf-8"), recipe_text, registries)
         except (OSError, ValueError):
             return False
         written = [p for p in self.checkpoints.glob("*.pt")] if self.checkpoints.is_dir() else []

@@ -83,7 +83,7 @@ class Trainer:
     # -- set-up ---------------------------------------------------------------------------
     def _resume_path(self, resume: str | None) -> Path | None:
         self._resume = resume
-        return self.run_dir.resume_source(resume, recipe_to_toml(self.recipe))
+        return self.run_dir.resume_source(resume, recipe_to_toml(self.recipe), self.plugins.registries)
 
     def _register_loggers(self) -> None:
         if self.world.is_main:  # one console, one W&B run, one history: rank 0's

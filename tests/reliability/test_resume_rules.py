@@ -49,6 +49,21 @@ def test_restore_state__damaged_bookkeeping_is_one_line(damage):
         restore_state(setup, ck, torch.Generator(), "last.pt")
 
 
+def test_killed_before_first_checkpoint__a_run_started_by_an_earlier_version_is_started_again(tmp_path, registries):
+    """Its recipe.toml lacks a key added since (train.compile_tuning): resolved again with the registries, the
+    key compares as its default, so ``--resume auto`` starts the run again instead of refusing the folder."""
+    from jasper_core.recipe import load_recipe, recipe_to_toml
+
+    now = recipe_to_toml(load_recipe("quickstart", registries))
+    run = RunDir(tmp_path / "run")
+    run.path.mkdir()
+    run.write_recipe(now.replace("compile_tuning = false\n", ""))
+    (run.path / "history.jsonl").write_text('{"event": "run_start"}\n')
+    assert not run.killed_before_first_checkpoint(now)
+    assert run.killed_before_first_checkpoint(now, registries)
+    assert run.resume_source("auto", now, registries) is None
+
+
 def test_killed_before_first_checkpoint__only_the_same_recipe_with_nothing_of_value(tmp_path):
     run = RunDir(tmp_path / "run")
     run.path.mkdir()
