@@ -168,8 +168,10 @@ def main() -> None:
     ap.add_argument("--result", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
+        from jasper_core.distributed import end_process
+
         worker(args)
-        return
+        end_process(0)  # after leaving a gloo group: without the interpreter's finalisation (see leave())
     if args.profile_epoch and not args.log_dir:
         ap.error("--profile-epoch needs --log-dir (where each rank writes its profile)")
     if args.repeats < 1 or (args.profile_epoch and args.repeats > 1):

@@ -1,3 +1,3 @@
-from jasper_core.cli.main import main
+from jasper_core.cli.main import entry
 
-raise SystemExit(main())
+entry()

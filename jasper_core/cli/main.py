@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import NoReturn
 
 from jasper_core.cli import check_cmd, eval_cmd, export_cmd, plugins_cmd, search_cmd, train_cmd
 from jasper_core.cli.common import get_plugins, os_error_line, print_error
@@ -57,6 +58,15 @@ def add_plugin_commands(plugins, sub) -> None:
             first = (str(exc).strip().splitlines() or [""])[0]
             sys.stderr.write(f"warning: plugin {impl.plugin_name} failed to add its commands "
                              f"({type(exc).__name__}: {first}); skipped\n")
+
+
+def entry() -> NoReturn:
+    """The ``jasper`` command (and ``python -m jasper``): :func:`main`, then
+    :func:`jasper_core.distributed.end_process` with its exit status (a rank of a gloo job ends
+    without the interpreter's finalisation, which gloo's threads could abort)."""
+    from jasper_core.distributed import end_process
+
+    end_process(main())
 
 
 def main(argv: list[str] | None = None) -> int:

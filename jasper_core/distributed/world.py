@@ -8,8 +8,11 @@ process and nothing here talks to another process.
 from __future__ import annotations
 
 import datetime
+import logging
 import os
+import sys
 import time
+from typing import NoReturn
 
 import attrs
 import torch
@@ -115,21 +118,45 @@ def join(device: torch.device) -> World:
 #: Seconds a gloo rank waits after leaving its process group, the GIL released (see :func:`leave`).
 GLOO_SETTLE_S = 0.2
 
+_left_gloo = False  # this process left a gloo group (leave): end_process ends it without finalisation
+
 
 def leave() -> None:
     """Leave the process group (all ranks wait for each other first); a no-op in a one-process job.
 
-    A gloo rank then sleeps :data:`GLOO_SETTLE_S`. gloo's worker threads outlive ``destroy_process_group``
-    (the group is still referenced), and one of them releasing the last collectives' tensors after the
-    interpreter had begun to exit killed the rank: taking the GIL there ends the thread through a
-    ``noexcept`` frame, so ``std::terminate`` ("terminate called without an active exception", SIGABRT;
-    5 in 212 runs of a 2-process benchmark on a loaded machine; the stack is from core dumps). The pause lets
-    them finish while the interpreter runs; it narrows the race, it does not close it.
+    gloo's worker threads outlive ``destroy_process_group`` (the group is still referenced), and one of
+    them releasing the last collectives' tensors after the interpreter had begun to exit killed the rank:
+    taking the GIL there ends the thread through a ``noexcept`` frame, so ``std::terminate`` ("terminate
+    called without an active exception", SIGABRT; 5 in 212 runs of a 2-process benchmark on a loaded
+    machine; the stack is from core dumps), and a finished job failed. A rank that left a gloo group
+    therefore ends through :func:`end_process` (jasper's entry points do), which skips the interpreter's
+    finalisation; it also sleeps :data:`GLOO_SETTLE_S` first, which narrows the race for a script that
+    exits the usual way.
     """
+    global _left_gloo
     if not in_group():
         return
     gloo = dist.get_backend() == "gloo"
     dist.barrier()
     dist.destroy_process_group()
     if gloo:
+        _left_gloo = True
         time.sleep(GLOO_SETTLE_S)
+
+
+def end_process(code: int) -> NoReturn:
+    """End this process with exit status ``code`` (what an entry point does with ``main()``'s result).
+
+    After leaving a gloo group (:func:`leave`) the process ends without the interpreter's finalisation
+    (``os._exit``, once the logging handlers and the standard streams are flushed): gloo's threads may
+    still be running, and none of them can then abort the exit. Otherwise as ``SystemExit(code)``.
+    """
+    if _left_gloo:
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # a closed or broken stream: nothing more to say there
+                pass
+        os._exit(code)
+    raise SystemExit(code)

@@ -142,4 +142,6 @@ def main() -> int:
 
 if __name__ == "__main__":
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    raise SystemExit(main())
+    from jasper_core.distributed import end_process
+
+    end_process(main())  # as the jasper command ends (see distributed.leave)

@@ -71,3 +71,31 @@ def test_timeout__a_malformed_setting_is_one_clear_error(monkeypatch):
         timeout()
     monkeypatch.setenv("JASPER_DIST_TIMEOUT_S", "30")
     assert timeout().total_seconds() == 30
+
+
+END = """
+import atexit, sys
+import torch.distributed as dist
+from jasper_core.distributed import end_process, leave
+atexit.register(lambda: print("finalised", flush=True))
+if sys.argv[1] == "gloo":
+    dist.init_process_group("gloo", init_method="file://" + sys.argv[2], rank=0, world_size=1)
+    leave()
+print("bye", end="")  # buffered: end_process must flush it
+end_process(3)
+"""
+
+
+@pytest.mark.slow  # two fresh interpreters
+@pytest.mark.parametrize("group", ["gloo", "none"])
+def test_end_process__after_leaving_a_gloo_group_skips_finalisation_and_keeps_output(group, tmp_path):
+    """A rank that left a gloo group ends without the interpreter's finalisation (gloo's threads could abort
+    it there: SIGABRT after a finished job), with its exit status and its buffered output; any other process
+    ends normally (its exit handlers run)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", END, group, str(tmp_path / "store")], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stdout == ("bye" if group == "gloo" else "byefinalised\n")
