@@ -5,7 +5,7 @@ The trainer reads its metrics and the non-finite record every ``train.log_every`
 launched the next step (on an H200 at batch 8192: 2–3 reads per logging point, about 0.2 ms each).
 A :class:`HostCopy` is queued on the device's stream behind the step it reads (into pinned host
 memory); the trainer launches the next step first and only then waits for the copy, so the GPU
-always has a step to run. On the CPU the copy is made at once.
+has that step to run meanwhile. Elsewhere (the CPU, another device) the copy is made at once.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ class HostCopy:
             self._host.copy_(tensor, non_blocking=True)
             self._event = torch.cuda.Event()
             self._event.record()
-        else:
-            self._host = tensor.clone()
+        else:  # the CPU (a clone: the caller may rewrite ``tensor``), or another device (a copy, waited for)
+            self._host = tensor.to("cpu", copy=True)
 
     def get(self) -> torch.Tensor:
         """The values (a CPU tensor); waits for the copy, not for the work queued after it."""

@@ -6,13 +6,16 @@ norm; device operations only, compiled with the step's tail under ``train.compil
 and gets back one 0-dim bool ``ok``: the optimiser update and the
 EMA step are applied only where it holds (a fused optimiser skips on ``found_inf``; see
 ``step.py``). What happened is kept on the device — how many steps were skipped, the first bad
-step and its values — and read on the host once, by :meth:`NonFiniteGuard.read`, at the trainer's
-logging points (every ``train.log_every`` steps and at the end of each epoch, before any
-checkpoint is written).
+step and its values — and read on the host once per logging point (every ``train.log_every`` steps
+and at the end of each epoch, before any checkpoint is written): :meth:`NonFiniteGuard.read_later`
+copies and clears the record behind the logged step, and the trainer waits for that copy once it has
+launched the next step (:meth:`NonFiniteGuard.read` does both at once).
 
 ``train.nonfinite = "stop"``: once a watched value is non-finite, every later step is skipped
 too, so the weights stay those before the first bad step until the read raises (at most
-``log_every`` steps later). ``"skip"``: each bad step alone is skipped and counted. A non-finite
+``log_every`` steps later). ``"skip"``: each bad step alone is skipped and counted; when the count
+passes ``train.max_skipped_steps`` the read raises, after the step launched meanwhile was applied
+(nothing is written after it). A non-finite
 gradient norm under fp16 is a loss-scaler overflow: skipped and counted, never a stop.
 """
 

@@ -33,7 +33,7 @@ class StepResult:
     Attributes:
         names: the metric of each entry of ``values``: every loss component, ``loss`` (the total), ``grad_norm``.
         values: ``[N]`` float32 on the training device, 0 for a step skipped on the device. Summed
-            on the device and read once per logging interval (each read waits for the device).
+            on the device and read once per logging interval (a ``HostCopy`` queued behind the step).
         scalars: the learning rate and EMA decay, plain floats.
         taken: 0-dim float tensor, 1 when the update was applied, 0 when the step was skipped.
     """

@@ -243,7 +243,12 @@ class Trainer:
                                       drop_last=recipe.train.drop_last, balance_by=balance,
                                       world_size=self.world.size, rank=self.world.rank,
                                       agree=distributed.broadcast_from_main if self.world.distributed else None):
-            result = stepper(setup, rows, codes, step=step, total_steps=total, aux_active=aux_active)
+            try:
+                result = stepper(setup, rows, codes, step=step, total_steps=total, aux_active=aux_active)
+            except BaseException:
+                if pending is not None:  # the logged step's record first, as it came before this step
+                    self._log_read(pending, run)
+                raise
             step += 1
             pairs_seen += len(rows)
             codes_seen.append(codes)

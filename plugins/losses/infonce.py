@@ -95,7 +95,7 @@ def duplicate_limit(threshold: float, dtype: torch.dtype) -> float:
     """The cosine above which an in-batch row counts as the positive or a near-duplicate of it, for
     similarities computed in ``dtype``: ``threshold``, but at most ``1 − eps(dtype)`` (and ``1 − 1e-6``).
     A product in bf16 resolves cosines near 1 only to about its ``eps`` (2⁻⁷): the positive itself and
-    exact duplicates (cosine 1 in float32) came out near ``1 − 0.75·eps``, so a threshold of 0.999 left
+    exact duplicates (cosine 1 in float32) came out at ``1 − eps/2`` (0.99609375), so a threshold of 0.999 left
     the positive among its own negatives (the loss could not fall below log 2)."""
     return min(threshold, 1 - max(1e-6, torch.finfo(dtype).eps))
 

@@ -85,7 +85,7 @@ def test_trainer__resume_with_changed_recipe_is_refused(tiny_run, tiny_recipe_te
         train(tiny_recipe_text, tmp_path / "run", plugins, resume="auto", overrides=["optim.lr=0.5"])
 
 
-def nan_loss_plugin(at_step):
+def nan_loss_plugin(at_step, raise_at=None):
     class NaNAt(torch.nn.Module):
         calls = 0
 
@@ -94,6 +94,8 @@ def nan_loss_plugin(at_step):
 
         def forward(self, inputs):
             type(self).calls += 1
+            if type(self).calls == raise_at:
+                raise RuntimeError("a plugin failed")
             bad = float("nan") if type(self).calls == at_step else 0.0
             return {"loss": inputs.prediction.sum() * 0 + bad}
 
@@ -115,6 +117,16 @@ def test_trainer__nonfinite_stop_names_term_and_keeps_last_checkpoint(tiny_recip
     ckpt = load_checkpoint(last(tmp_path / "run"))
     assert ckpt["epoch"] == 1  # the last good checkpoint survives
     assert all(torch.isfinite(v).all() for v in ckpt["model"].values())
+
+
+def test_trainer__a_step_that_fails_after_a_logging_point_still_reports_that_points_nonfinite_value(
+        tiny_recipe_text, tmp_path):
+    """A logging point's record is read once the next step is launched; when that step raises, the record
+    is read first, so the non-finite value at the logged step is the error, as it was before that step ran."""
+    plugins = nan_loss_plugin(at_step=4, raise_at=5)
+    text = tiny_recipe_text + '\n[[loss]]\ntype = "nan_at"\n'
+    with pytest.raises(NonFiniteLossError, match=r"loss term 'nan_at' is nan at step 4"):
+        train(text, tmp_path / "run", plugins, overrides=["train.log_every=2"])
 
 
 def test_trainer__nonfinite_skip_counts_and_continues(tiny_recipe_text, tmp_path):
