@@ -124,14 +124,15 @@ class NonFiniteGuard:
     def _take(self) -> NonFiniteReport:
         return self._take_later().report()
 
-    def _take_later(self) -> PendingReport:
-        """Queue the record's copy to the host and start a new record (device work only: no wait)."""
+    def _take_later(self, early: NonFiniteReport = NonFiniteReport()) -> PendingReport:  # noqa: B008 - frozen
+        """Queue the record's copy to the host and start a new record (device work only: no wait);
+        ``early``: what was taken before, reported with it."""
         packed = torch.cat([torch.stack([self._skipped.double(), self._first_step.double(), self._last_ok.double(),
                                          self._stopped.double()]), self._first_values.double(),
                             self._first_finite.double()])
         copy = HostCopy(packed)  # one read, queued before the record is cleared
         self._clear()
-        return PendingReport(copy, self.names)
+        return PendingReport(copy, self.names, early)
 
     @staticmethod
     def _merge(early: NonFiniteReport, late: NonFiniteReport) -> NonFiniteReport:
@@ -146,17 +147,23 @@ class NonFiniteGuard:
         """:meth:`read` in two halves: the record is copied (queued behind the steps so far) and cleared
         now; :meth:`PendingReport.report` waits for that copy only, so the device can run the steps
         launched in between (the trainer launches the next step before it asks)."""
-        pending = self._take_later() if self.names else PendingReport(None, ())
-        pending.early, self.pending = self.pending, NonFiniteReport()
-        return pending
+        early, self.pending = self.pending, NonFiniteReport()
+        return self._take_later(early) if self.names else PendingReport(None, (), early)
 
 
+@attrs.frozen
 class PendingReport:
-    """A non-finite record on its way to the host (:meth:`NonFiniteGuard.read_later`)."""
+    """A non-finite record on its way to the host (:meth:`NonFiniteGuard.read_later`).
 
-    def __init__(self, copy: HostCopy | None, names: tuple[str, ...]) -> None:
-        self.copy, self.names = copy, names
-        self.early = NonFiniteReport()  # what was taken before (the watched names changed)
+    Attributes:
+        copy: the packed record (None: nothing was watched yet).
+        names: the watched values the record is of.
+        early: what was taken before (when the watched names changed), reported with it.
+    """
+
+    copy: HostCopy | None
+    names: tuple[str, ...]
+    early: NonFiniteReport
 
     def report(self) -> NonFiniteReport:
         """The record as a :class:`NonFiniteReport` (waits for its copy)."""

@@ -48,10 +48,6 @@ class StepResult:
         """Every metric by name: 0-dim device tensors and the plain scalars."""
         return {**dict(zip(self.names, self.values.unbind())), **self.scalars}
 
-    def read(self) -> dict[str, float]:
-        """Every metric as a float (one host read)."""
-        return {**dict(zip(self.names, self.values.tolist())), **self.scalars}
-
 
 @attrs.frozen
 class Rows:

@@ -50,6 +50,10 @@ class LogRead:
     names: tuple[str, ...]
     scalars: dict[str, float]
 
+    def metrics(self) -> dict[str, float]:
+        """Every metric of the logged step as a float (waits for the copy)."""
+        return {**dict(zip(self.names, self.values.get().tolist())), **self.scalars}
+
 
 class Trainer:
     """Train a recipe into ``run_dir``.
@@ -302,9 +306,7 @@ class Trainer:
             self.plugins.hook.jasper_step_end(run=run, step=read.step, metrics={"skipped": float(report.skipped),
                                                                                "skipped_total": float(self.skipped)})
         if report.last_ok:
-            values = read.values.get().tolist()
-            self.plugins.hook.jasper_step_end(run=run, step=read.step, metrics={**dict(zip(read.names, values)),
-                                                                               **read.scalars})
+            self.plugins.hook.jasper_step_end(run=run, step=read.step, metrics=read.metrics())
 
     @torch.no_grad()
     def _health(self, setup: Setup, step: int, total: int) -> dict[str, float]:
