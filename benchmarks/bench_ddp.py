@@ -82,6 +82,8 @@ def worker(args: argparse.Namespace) -> None:
             table = self.prof.key_averages().table(sort_by="device_time_total", row_limit=30, max_name_column_width=80)
             out = Path(args.log_dir or ".") / f"profile-world{run.world_size}-rank{run.rank}.txt"
             out.write_text(head + table)
+            if args.profile_trace:  # the whole epoch's timeline, for Perfetto / chrome://tracing
+                self.prof.export_chrome_trace(str(out.with_name(f"trace-world{run.world_size}-rank{run.rank}.json")))
             self.prof = None
 
     speed = Speed()
@@ -121,7 +123,8 @@ def run_job(args: argparse.Namespace, data: Path, procs: int, tmp: Path, tag: st
            "--epochs", str(args.epochs), "--device", args.device, "--precision", args.precision, "--compile", args.compile,
            *(["--cuda-graph"] if args.cuda_graph else []),
            *(x for item in args.set for x in ("--set", item)),
-           *(["--profile-epoch", str(args.profile_epoch), "--log-dir", str(args.log_dir)] if args.profile_epoch else []), "--run-dir", str(tmp / f"run-{procs}{tag}"), "--result", str(result)]
+           *(["--profile-epoch", str(args.profile_epoch), "--log-dir", str(args.log_dir)] if args.profile_epoch else []),
+           *(["--profile-trace"] if args.profile_trace else []), "--run-dir", str(tmp / f"run-{procs}{tag}"), "--result", str(result)]
     log = (Path(args.log_dir) if args.log_dir else tmp) / f"job-{procs}{tag}.log"
     started = time.perf_counter()
     with log.open("w") as sink:  # the job's own output, as it comes (kept with --log-dir)
@@ -159,6 +162,8 @@ def main() -> None:
     ap.add_argument("--profile-epoch", type=int, default=0,
                     help="profile this epoch on every rank (left out of pairs/s); each rank writes its top kernels to "
                          "--log-dir (profile-world*-rank*.txt)")
+    ap.add_argument("--profile-trace", action="store_true",
+                    help="with --profile-epoch: each rank also writes the epoch's Chrome trace (trace-world*-rank*.json)")
     ap.add_argument("--job-timeout", type=int, default=0, help="seconds each job may take (0: no limit)")
     ap.add_argument("--log-dir", help="keep each job's output here (job-1.log, job-N.log)")
     ap.add_argument("--gpus", type=int, default=2, help="processes of the larger job (GPUs, or CPU processes)")

@@ -117,17 +117,19 @@ def compiled_parts(recipe: Recipe, device: torch.device) -> tuple[Any, Any, Any]
     """The step's compiled functions for ``train.compile`` (each None where it runs eagerly): the forward and
     losses, and, under ``"default"`` on a GPU only, the clipping with the non-finite check and the EMA step
     (on the CPU the tail was not measurably faster, and each compiled call adds dynamo's guard checks on the
-    host; the CUDA-graph modes keep it eager). All with ``train.compile_tuning``'s kernel tuning."""
+    host; the CUDA-graph modes keep it eager). All with ``train.compile_tuning``'s kernel tuning, and on a GPU
+    (outside ``max-autotune``, which is asked to time everything) with fixed reduction sizes (:func:`compile_step`)."""
     if recipe.train.compile == "off":
         return None, None, None
     from jasper_core.training.compiled import compile_step
     from jasper_core.training.step import decide_update, ema_update, forward_losses
 
-    tuning = recipe.train.compile_tuning
-    compiled = compile_step(forward_losses, recipe.train.compile, tuning)
-    if recipe.train.compile != "default" or device.type != "cuda":
+    tuning, mode = recipe.train.compile_tuning, recipe.train.compile
+    fixed = device.type == "cuda" and mode != "max-autotune"  # reductions not chosen by a timing (compile_step)
+    compiled = compile_step(forward_losses, mode, tuning, fixed)
+    if mode != "default" or device.type != "cuda":
         return compiled, None, None
-    return compiled, compile_step(decide_update, "default", tuning), compile_step(ema_update, "default", tuning)
+    return compiled, compile_step(decide_update, mode, tuning, fixed), compile_step(ema_update, mode, tuning, fixed)
 
 
 def assemble(recipe: Recipe, registries: Any, *, device: torch.device | None = None) -> Setup:

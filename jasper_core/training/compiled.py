@@ -43,7 +43,7 @@ def check_compile_mode(mode: str, world: World) -> None:
                                                               'job; use "default" (with train.cuda_graph = true for CUDA graphs) or "off" under torchrun')])
 
 
-def compile_step(fn: Callable, mode: str, tuning: bool = False) -> Callable:
+def compile_step(fn: Callable, mode: str, tuning: bool = False, fixed_reductions: bool = False) -> Callable:
     """``fn`` compiled with ``torch.compile(mode=mode)``. Integers such as ``state.step`` become
     symbolic after the first recompile; where a plugin turns them into Python floats (the subspace
     router's temperature schedule) dynamo may fail (on an H200 it failed an internal guard check):
@@ -52,9 +52,21 @@ def compile_step(fn: Callable, mode: str, tuning: bool = False) -> Callable:
     With ``tuning`` (``train.compile_tuning``) inductor also tunes each generated GPU kernel's block
     sizes and warps by timing them (its coordinate-descent tuning): minutes more compilation, for a
     faster step where the default sizes fit the shapes badly (on the CPU nothing is tuned).
+
+    With ``fixed_reductions`` (the trainer's choice on a GPU, outside ``max-autotune``) inductor runs in
+    its deterministic mode: each reduction kernel's block sizes follow inductor's rules instead of being
+    picked by timing the candidates when the kernel first runs. That timing went wrong now and then: on
+    an H200 it picked 4 rows per iteration for the one-block kernel that averages the losses over the
+    batch, which then took 0.7 ms of a 1.7 ms step at batch 4096, in three runs of four
+    (docs/performance.md). The fixed choice is also the same in every process, so a compiled step's
+    numbers no longer depend on a timing. Pointwise kernels are still timed, and ``tuning`` still tunes
+    them.
     """
-    if not tuning:
-        return torch.compile(fn, mode=mode)
     from torch._inductor import list_mode_options  # torch.compile takes a mode or options, not both
 
-    return torch.compile(fn, options={**list_mode_options(mode), "coordinate_descent_tuning": True})
+    extra = {"coordinate_descent_tuning": True} if tuning else {}
+    if fixed_reductions:
+        extra["deterministic"] = True
+    if not extra:
+        return torch.compile(fn, mode=mode)
+    return torch.compile(fn, options={**list_mode_options(mode), **extra})

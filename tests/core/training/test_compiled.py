@@ -238,7 +238,21 @@ def test_compile_step__tuning_adds_coordinate_descent_to_the_modes_options(monke
     monkeypatch.setattr(torch, "compile", lambda fn, **kwargs: calls.append(kwargs) or fn)
     compiled.compile_step(len, mode)
     compiled.compile_step(len, mode, tuning=True)
-    assert calls == [{"mode": mode}, {"options": {**options, "coordinate_descent_tuning": True}}]
+    compiled.compile_step(len, mode, fixed_reductions=True)
+    compiled.compile_step(len, mode, tuning=True, fixed_reductions=True)
+    assert calls == [{"mode": mode}, {"options": {**options, "coordinate_descent_tuning": True}},
+                     {"options": {**options, "deterministic": True}},
+                     {"options": {**options, "coordinate_descent_tuning": True, "deterministic": True}}]
+
+
+def test_compile_step__fixed_reductions_is_an_inductor_option():
+    """The option names a real inductor setting (torch.compile would refuse an unknown one)."""
+    import torch._inductor.config as inductor_config
+
+    assert isinstance(inductor_config.deterministic, bool)
+    from torch._inductor import list_mode_options
+
+    assert "deterministic" not in list_mode_options("default")  # so the option is what turns it on
 
 
 @pytest.mark.parametrize("device, parts", [("cpu", ["forward_losses"]),
@@ -248,11 +262,25 @@ def test_compiled_parts__every_compiled_part_gets_the_recipes_tuning(tiny_recipe
     from jasper_core.training.assemble import compiled_parts
 
     seen = []
-    monkeypatch.setattr(compiled, "compile_step", lambda fn, mode, tuning=False: seen.append((fn.__name__, mode, tuning)) or fn)
+    monkeypatch.setattr(compiled, "compile_step", lambda fn, mode, tuning=False, fixed_reductions=False:
+                        seen.append((fn.__name__, mode, tuning, fixed_reductions)) or fn)
     for tuning in (False, True):
         recipe = recipe_from_text(tiny_recipe_text, registries,
                                   overrides=['train.compile="default"', f"train.compile_tuning={str(tuning).lower()}"])
         got = compiled_parts(recipe, torch.device(device))  # building nothing: a GPU is not needed
         assert [f is not None for f in got] == [True, device == "cuda", device == "cuda"]
-        assert seen == [(name, "default", tuning) for name in parts]
+        assert seen == [(name, "default", tuning, device == "cuda") for name in parts]  # fixed reductions on a GPU
         seen.clear()
+
+
+@pytest.mark.parametrize("mode, fixed", [("reduce-overhead", True), ("max-autotune", False)])
+def test_compiled_parts__fixed_reductions_on_a_gpu_except_under_max_autotune(tiny_recipe_text, registries, monkeypatch,
+                                                                             mode, fixed):
+    from jasper_core.training import compiled
+    from jasper_core.training.assemble import compiled_parts
+
+    seen = []
+    monkeypatch.setattr(compiled, "compile_step", lambda fn, mode, tuning=False, fixed_reductions=False:
+                        seen.append((mode, fixed_reductions)) or fn)
+    compiled_parts(recipe_from_text(tiny_recipe_text, registries, overrides=[f'train.compile="{mode}"']), torch.device("cuda"))
+    assert seen == [(mode, fixed)]
