@@ -52,3 +52,29 @@ def test_bench_ddp__repeats_with_a_profile_are_refused_in_one_line():
     proc = subprocess.run([sys.executable, str(BENCH), "--repeats", "2", "--profile-epoch", "1", "--log-dir", "/tmp"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "--repeats must be at least 1, and 1 with --profile-epoch" in proc.stderr
+
+
+def test_bench_ddp__profile_trace_writes_each_ranks_chrome_trace(tmp_path):
+    cmd = [sys.executable, str(BENCH), "--recipe", "quickstart", "--pairs", "800", "--dim", "16", "--clusters", "4",
+           "--batch-size", "16", "--epochs", "2", "--device", "cpu", "--profile-epoch", "2", "--profile-trace",
+           "--log-dir", str(tmp_path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, _failure(proc)
+    traces = sorted(p.name for p in tmp_path.glob("trace-*.json"))
+    assert traces == ["trace-world1-rank0.json", "trace-world2-rank0.json", "trace-world2-rank1.json"]
+    import json
+
+    events = json.loads((tmp_path / "trace-world2-rank1.json").read_text())["traceEvents"]
+    assert any(e.get("name", "").startswith("jasper.") for e in events)  # the step's own profiler scopes
+
+
+def test_bench_ddp__profile_trace_without_a_profiled_epoch_is_refused_in_one_line():
+    proc = subprocess.run([sys.executable, str(BENCH), "--profile-trace"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "--profile-trace needs --profile-epoch" in proc.stderr
+
+
+@pytest.mark.parametrize("epochs, profiled", [(1, 1), (3, 4)])
+def test_bench_ddp__a_profiled_epoch_that_leaves_no_figure_or_does_not_run_is_refused(epochs, profiled):
+    proc = subprocess.run([sys.executable, str(BENCH), "--epochs", str(epochs), "--profile-epoch", str(profiled),
+                           "--log-dir", "/tmp"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "--profile-epoch must name one of the" in proc.stderr
