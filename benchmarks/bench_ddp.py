@@ -177,9 +177,11 @@ def main() -> None:
 
         worker(args)
         end_process(0)  # after leaving a gloo group: without the interpreter's finalisation (see leave())
-    if args.profile_epoch and not (1 <= args.profile_epoch <= args.epochs and args.epochs >= 2):
-        ap.error(f"--profile-epoch must name one of the {args.epochs} epochs, and another epoch must be left for the "
-                 "figure (the profiled epoch is not one): use --epochs 2 or more")
+    if args.profile_epoch and not 1 <= args.profile_epoch <= args.epochs:
+        ap.error(f"--profile-epoch must name one of the {args.epochs} epochs (1 to {args.epochs})")
+    if args.profile_epoch and args.epochs < 2:
+        ap.error("--profile-epoch needs --epochs 2 or more: the profiled epoch is left out of the figure, so another "
+                 "must run (with --compile, 3 or more: the first epoch pays the compilation)")
     if args.profile_trace and not args.profile_epoch:
         ap.error("--profile-trace needs --profile-epoch (the epoch whose trace each rank writes)")
     if args.profile_epoch and not args.log_dir:

@@ -55,12 +55,11 @@ def compile_step(fn: Callable, mode: str, tuning: bool = False, fixed_reductions
 
     With ``fixed_reductions`` (the trainer's choice on a GPU, outside ``max-autotune``) inductor runs in
     its deterministic mode: each reduction kernel's block sizes follow inductor's rules instead of being
-    picked by timing the candidates when the kernel first runs. That timing went wrong now and then: on
-    an H200 it picked 4 rows per iteration for the one-block kernel that averages the losses over the
-    batch, which then took 0.7 ms of a 1.7 ms step at batch 4096, in three runs of four
-    (docs/performance.md). The fixed choice is also the same in every process, so a compiled step's
-    numbers no longer depend on a timing. Pointwise kernels are still timed, and ``tuning`` still tunes
-    them.
+    picked by timing the candidates when the kernel first runs. That timing went wrong on two of the
+    three H200 machines that ran it at batch 4096: it picked 4 rows per iteration for the one-block kernel
+    that averages the losses over the batch, which then took 0.7 ms of a 1.7 ms step (docs/performance.md).
+    The fixed choice is also the same in every process, so a compiled step's numbers no longer depend on a
+    timing. Pointwise kernels are still timed, and ``tuning`` still tunes them.
     """
     from torch._inductor import list_mode_options  # torch.compile takes a mode or options, not both
 

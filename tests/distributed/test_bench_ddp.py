@@ -73,8 +73,10 @@ def test_bench_ddp__profile_trace_without_a_profiled_epoch_is_refused_in_one_lin
     assert proc.returncode == 2 and "--profile-trace needs --profile-epoch" in proc.stderr
 
 
-@pytest.mark.parametrize("epochs, profiled", [(1, 1), (3, 4)])
-def test_bench_ddp__a_profiled_epoch_that_leaves_no_figure_or_does_not_run_is_refused(epochs, profiled):
+@pytest.mark.parametrize("epochs, profiled, says", [(1, 1, "--profile-epoch needs --epochs 2 or more"),
+                                                    (3, 4, "--profile-epoch must name one of the 3 epochs (1 to 3)"),
+                                                    (3, -1, "--profile-epoch must name one of the 3 epochs")])
+def test_bench_ddp__a_profiled_epoch_that_leaves_no_figure_or_does_not_run_is_refused(epochs, profiled, says):
     proc = subprocess.run([sys.executable, str(BENCH), "--epochs", str(epochs), "--profile-epoch", str(profiled),
                            "--log-dir", "/tmp"], capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 2 and "--profile-epoch must name one of the" in proc.stderr
+    assert proc.returncode == 2 and says in proc.stderr
