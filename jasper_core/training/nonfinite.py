@@ -97,7 +97,7 @@ class NonFiniteGuard:
         (one host read) and starts a new one. Host-side only: called outside a compiled step."""
         if tuple(names) != self.names:
             if self.names:
-                self.pending = self._merge(self.pending, self._take())
+                self.pending = self._take_later(self.pending).report()
             self.names = tuple(names)
             self._forgiven = torch.tensor([n == GRAD_NORM and not self.grad_norm_stops for n in names], device=self.device)
             self._allocate()
@@ -121,10 +121,7 @@ class NonFiniteGuard:
         self._last_ok.copy_(ok)
         return ok
 
-    def _take(self) -> NonFiniteReport:
-        return self._take_later().report()
-
-    def _take_later(self, early: NonFiniteReport = NonFiniteReport()) -> PendingReport:  # noqa: B008 - frozen
+    def _take_later(self, early: NonFiniteReport) -> PendingReport:
         """Queue the record's copy to the host and start a new record (device work only: no wait);
         ``early``: what was taken before, reported with it."""
         packed = torch.cat([torch.stack([self._skipped.double(), self._first_step.double(), self._last_ok.double(),
