@@ -118,18 +118,18 @@ def compiled_parts(recipe: Recipe, device: torch.device) -> tuple[Any, Any, Any]
     losses, and, under ``"default"`` on a GPU only, the clipping with the non-finite check and the EMA step
     (on the CPU the tail was not measurably faster, and each compiled call adds dynamo's guard checks on the
     host; the CUDA-graph modes keep it eager). All with ``train.compile_tuning``'s kernel tuning, and on a GPU
-    (outside ``max-autotune``, which is asked to time everything) with fixed reduction sizes (:func:`compile_step`)."""
+    with the loss means split over blocks of rows (:func:`compile_step`)."""
     if recipe.train.compile == "off":
         return None, None, None
     from jasper_core.training.compiled import compile_step
     from jasper_core.training.step import decide_update, ema_update, forward_losses
 
     tuning, mode = recipe.train.compile_tuning, recipe.train.compile
-    fixed = device.type == "cuda" and mode != "max-autotune"  # reductions not chosen by a timing (compile_step)
-    compiled = compile_step(forward_losses, mode, tuning, fixed)
+    split = device.type == "cuda"  # no one-block batch mean for a timing to go wrong in (compile_step)
+    compiled = compile_step(forward_losses, mode, tuning, split)
     if mode != "default" or device.type != "cuda":
         return compiled, None, None
-    return compiled, compile_step(decide_update, mode, tuning, fixed), compile_step(ema_update, mode, tuning, fixed)
+    return compiled, compile_step(decide_update, mode, tuning, split), compile_step(ema_update, mode, tuning, split)
 
 
 def assemble(recipe: Recipe, registries: Any, *, device: torch.device | None = None) -> Setup:

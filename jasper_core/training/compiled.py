@@ -21,7 +21,8 @@ so the modes with CUDA graphs are refused there before anything is built.
 
 from __future__ import annotations
 
-from typing import Callable, get_args, get_type_hints
+import functools
+from typing import Any, Callable, get_args, get_type_hints
 
 import torch
 
@@ -43,7 +44,7 @@ def check_compile_mode(mode: str, world: World) -> None:
                                                               'job; use "default" (with train.cuda_graph = true for CUDA graphs) or "off" under torchrun')])
 
 
-def compile_step(fn: Callable, mode: str, tuning: bool = False, fixed_reductions: bool = False) -> Callable:
+def compile_step(fn: Callable, mode: str, tuning: bool = False, split_means: bool = False) -> Callable:
     """``fn`` compiled with ``torch.compile(mode=mode)``. Integers such as ``state.step`` become
     symbolic after the first recompile; where a plugin turns them into Python floats (the subspace
     router's temperature schedule) dynamo may fail (on an H200 it failed an internal guard check):
@@ -53,19 +54,21 @@ def compile_step(fn: Callable, mode: str, tuning: bool = False, fixed_reductions
     sizes and warps by timing them (its coordinate-descent tuning): minutes more compilation, for a
     faster step where the default sizes fit the shapes badly (on the CPU nothing is tuned).
 
-    With ``fixed_reductions`` (the trainer's choice on a GPU, outside ``max-autotune``) inductor runs in
-    its deterministic mode: each reduction kernel's block sizes follow inductor's rules instead of being
-    picked by timing the candidates when the kernel first runs. That timing went wrong on two of the
-    three H200 machines that ran it at batch 4096: it picked 4 rows per iteration for the one-block kernel
-    that averages the losses over the batch, which then took 0.7 ms of a 1.7 ms step (docs/performance.md).
-    The fixed choice is also the same in every process, so a compiled step's numbers no longer depend on a
-    timing. Pointwise kernels are still timed, and ``tuning`` still tunes them.
+    With ``split_means`` (the trainer's choice on a GPU) ``fn`` is compiled with the batch-mean split of
+    :mod:`~jasper_core.training.reductions`: a reduction of the whole batch to one value (the loss
+    means) runs over blocks of rows, so no timing of block sizes can leave one thread block looping
+    over the batch (it did, on some machines: 0.7 ms of a 1.7 ms step at batch 4096, docs/performance.md).
     """
     from torch._inductor import list_mode_options  # torch.compile takes a mode or options, not both
 
-    extra = {"coordinate_descent_tuning": True} if tuning else {}
-    if fixed_reductions:
-        extra["deterministic"] = True
-    if not extra:
-        return torch.compile(fn, mode=mode)
-    return torch.compile(fn, options={**list_mode_options(mode), **extra})
+    compiled = (torch.compile(fn, options={**list_mode_options(mode), "coordinate_descent_tuning": True}) if tuning
+                else torch.compile(fn, mode=mode))
+    if not split_means:
+        return compiled
+    from jasper_core.training.reductions import split_batch_means  # imports inductor: only when compiling
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with split_batch_means():  # read while the forward compiles (reductions.py)
+            return compiled(*args, **kwargs)
+    return run

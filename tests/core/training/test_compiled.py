@@ -238,20 +238,22 @@ def test_compile_step__tuning_adds_coordinate_descent_to_the_modes_options(monke
     monkeypatch.setattr(torch, "compile", lambda fn, **kwargs: calls.append(kwargs) or fn)
     compiled.compile_step(len, mode)
     compiled.compile_step(len, mode, tuning=True)
-    compiled.compile_step(len, mode, fixed_reductions=True)
-    compiled.compile_step(len, mode, tuning=True, fixed_reductions=True)
-    assert calls == [{"mode": mode}, {"options": {**options, "coordinate_descent_tuning": True}},
-                     {"options": {**options, "deterministic": True}},
-                     {"options": {**options, "coordinate_descent_tuning": True, "deterministic": True}}]
+    assert calls == [{"mode": mode}, {"options": {**options, "coordinate_descent_tuning": True}}]
 
 
-@pytest.mark.slow
-def test_compile_step__fixed_reductions_compiles_and_runs():
-    """torch.compile refuses an option it does not know at the first call: the option's name is a real one."""
-    from jasper_core.training.compiled import compile_step
+def test_compile_step__split_means_compiles_inside_the_batch_mean_choices(monkeypatch):
+    from torch._inductor.virtualized import V
 
-    fn = compile_step(lambda x: (x * 2).sum(dim=0), "default", fixed_reductions=True)
-    assert torch.equal(fn(torch.ones(3, 2)), torch.full((2,), 6.0))
+    from jasper_core.training import compiled
+    from jasper_core.training.reductions import BatchMeanChoices
+
+    seen = []
+    monkeypatch.setattr(torch, "compile", lambda fn, **kwargs: lambda *a, **k: seen.append(type(V.choices)) or fn(*a, **k))
+    split = compiled.compile_step(lambda x, *, y: x + y, "default", split_means=True)
+    plain = compiled.compile_step(lambda x, *, y: x + y, "default")
+    assert split(1, y=2) == 3 and plain(1, y=2) == 3
+    assert seen[0] is BatchMeanChoices and seen[1] is not BatchMeanChoices
+    assert not isinstance(V.choices, BatchMeanChoices)  # restored after the call
 
 
 @pytest.mark.parametrize("device, parts", [("cpu", ["forward_losses"]),
@@ -261,25 +263,25 @@ def test_compiled_parts__every_compiled_part_gets_the_recipes_tuning(tiny_recipe
     from jasper_core.training.assemble import compiled_parts
 
     seen = []
-    monkeypatch.setattr(compiled, "compile_step", lambda fn, mode, tuning=False, fixed_reductions=False:
-                        seen.append((fn.__name__, mode, tuning, fixed_reductions)) or fn)
+    monkeypatch.setattr(compiled, "compile_step", lambda fn, mode, tuning=False, split_means=False:
+                        seen.append((fn.__name__, mode, tuning, split_means)) or fn)
     for tuning in (False, True):
         recipe = recipe_from_text(tiny_recipe_text, registries,
                                   overrides=['train.compile="default"', f"train.compile_tuning={str(tuning).lower()}"])
         got = compiled_parts(recipe, torch.device(device))  # building nothing: a GPU is not needed
         assert [f is not None for f in got] == [True, device == "cuda", device == "cuda"]
-        assert seen == [(name, "default", tuning, device == "cuda") for name in parts]  # fixed reductions on a GPU
+        assert seen == [(name, "default", tuning, device == "cuda") for name in parts]  # the means split on a GPU
         seen.clear()
 
 
-@pytest.mark.parametrize("mode, fixed", [("reduce-overhead", True), ("max-autotune", False)])
-def test_compiled_parts__fixed_reductions_on_a_gpu_except_under_max_autotune(tiny_recipe_text, registries, monkeypatch,
-                                                                             mode, fixed):
+@pytest.mark.parametrize("mode", ["reduce-overhead", "max-autotune"])
+def test_compiled_parts__the_means_split_on_a_gpu_in_every_mode(tiny_recipe_text, registries, monkeypatch, mode):
     from jasper_core.training import compiled
     from jasper_core.training.assemble import compiled_parts
 
     seen = []
-    monkeypatch.setattr(compiled, "compile_step", lambda fn, mode, tuning=False, fixed_reductions=False:
-                        seen.append((mode, fixed_reductions)) or fn)
+    monkeypatch.setattr(compiled, "compile_step", lambda fn, mode, tuning=False, split_means=False:
+                        seen.append((mode, split_means)) or fn)
     compiled_parts(recipe_from_text(tiny_recipe_text, registries, overrides=[f'train.compile="{mode}"']), torch.device("cuda"))
-    assert seen == [(mode, fixed)]
+    compiled_parts(recipe_from_text(tiny_recipe_text, registries, overrides=[f'train.compile="{mode}"']), torch.device("cpu"))
+    assert seen == [(mode, True), (mode, False)]

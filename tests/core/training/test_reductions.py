@@ -1,0 +1,53 @@
+"""The batch-mean split of the compiled step (reductions.py): the heuristic, and inductor's code on a GPU."""
+
+import pytest
+import torch
+from torch._inductor.choices import InductorChoices
+
+from jasper_core.training.compiled import compile_step
+from jasper_core.training.reductions import BatchMeanChoices, split_batch_means
+
+CUDA, CPU = torch.device("cuda"), torch.device("cpu")
+
+
+@pytest.fixture
+def no_default_split(monkeypatch):
+    """Inductor's own heuristic answering 1 (no split), as it does on a GPU below 8,192 rows."""
+    monkeypatch.setattr(InductorChoices, "reduction_split_factor", staticmethod(lambda *args: 1))
+
+
+@pytest.mark.parametrize("rows, split", [(4096, 32), (8192, 64), (300, 2), (200, 1), (1_000_000, 64)])
+def test_batch_mean_choices__a_single_output_reduction_on_a_gpu_is_split_by_rows(no_default_split, rows, split):
+    assert BatchMeanChoices.reduction_split_factor(CUDA, rows, 1, True) == split
+
+
+@pytest.mark.parametrize("device, outputs, inner", [(CPU, 1, True), (CUDA, 2, True), (CUDA, 1, False)])
+def test_batch_mean_choices__other_reductions_keep_inductors_choice(no_default_split, device, outputs, inner):
+    assert BatchMeanChoices.reduction_split_factor(device, 4096, outputs, inner) == 1
+
+
+def test_batch_mean_choices__a_split_inductor_chose_is_kept(monkeypatch):
+    monkeypatch.setattr(InductorChoices, "reduction_split_factor", staticmethod(lambda *args: 7))
+    assert BatchMeanChoices.reduction_split_factor(CUDA, 4096, 1, True) == 7
+
+
+def test_split_batch_means__installs_the_choices_only_inside():
+    from torch._inductor.virtualized import V
+
+    before = type(V.choices)
+    with split_batch_means():
+        assert isinstance(V.choices, BatchMeanChoices)
+    assert type(V.choices) is before
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_compile_step__a_batch_mean_on_a_gpu_compiles_to_a_split_reduction():
+    """Inductor's code for the mean over 4,096 rows: a first kernel over 32 blocks of rows, not one block."""
+    from torch._inductor.utils import run_and_get_code
+
+    torch._dynamo.reset()
+    x = torch.randn(4096, 3, device="cuda")
+    mean_of_rows = compile_step(lambda t: (t.float().pow(2).sum(-1) + 1).log().mean(), "default")
+    value, code = run_and_get_code(mean_of_rows, x)
+    assert torch.allclose(value, (x.pow(2).sum(-1) + 1).log().mean(), rtol=1e-5)
+    assert "xnumel = 32" in "\n".join(code)
