@@ -42,12 +42,18 @@ def test_split_batch_means__installs_the_choices_only_inside():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_compile_step__a_batch_mean_on_a_gpu_compiles_to_a_split_reduction():
-    """Inductor's code for the mean over 4,096 rows: a first kernel over 32 blocks of rows, not one block."""
+    """Inductor's code for the mean over 4,096 rows: with the split, a first kernel over 32 blocks of rows;
+    without it (inductor's own choice below 8,192 rows), no such kernel."""
     from torch._inductor.utils import run_and_get_code
 
-    torch._dynamo.reset()
     x = torch.randn(4096, 3, device="cuda")
-    mean_of_rows = compile_step(lambda t: (t.float().pow(2).sum(-1) + 1).log().mean(), "default")
-    value, code = run_and_get_code(mean_of_rows, x)
-    assert torch.allclose(value, (x.pow(2).sum(-1) + 1).log().mean(), rtol=1e-5)
-    assert "xnumel = 32" in "\n".join(code)
+    expected = (x.pow(2).sum(-1) + 1).log().mean()
+    codes = {}
+    for split in (True, False):
+        torch._dynamo.reset()
+        mean_of_rows = compile_step(lambda t: (t.float().pow(2).sum(-1) + 1).log().mean(), "default", split_means=split)
+        value, code = run_and_get_code(mean_of_rows, x)
+        assert torch.allclose(value, expected, rtol=1e-5)
+        codes[split] = "\n".join(code)
+    assert "xnumel = 32" in codes[True]
+    assert "xnumel = 32" not in codes[False]
