@@ -2,7 +2,7 @@
 
 Every loss averages over the batch, and inductor fuses those means — with whatever each row still
 needs: a log-softmax's pick, a Smooth-L1 term, an accuracy — into one reduction with one output per
-mean. Below 8,192 rows its heuristic does not split such a reduction on a GPU: one thread block loops
+mean. Up to 8,192 rows its heuristic does not split such a reduction on a GPU: one thread block loops
 over the whole batch while the other SMs wait, and how many rows it takes per iteration is chosen by
 timing the candidates when the kernel first runs. On some H200 machines that timing kept 4 rows per
 iteration: at batch 4096 the kernel then took 0.7 ms of a 1.7 ms step (docs/performance.md).
