@@ -2,7 +2,8 @@
 # The whole one-GPU measurement of the speed issue in one command (on the GPU machine, repository root):
 #   bash benchmarks/gpu_session.sh "$OUT"        (OUT defaults to /tmp/jasper-gpu)
 # Installs jasper into the image's PyTorch (benchmarks/device_setup.sh), then:
-#   tests   the GPU test files (tests/core/training/test_graphed_cuda.py, test_batches_cuda.py; needs the
+#   tests   the GPU test files (tests/core/training/test_graphed_cuda.py, test_batches_cuda.py, test_reductions.py,
+#           test_host_copy.py; needs the
 #           pytest and hypothesis wheels in .devwheels/test/ when the machine has no index)
 #   bench   bench_train.py: jepa_base end to end on PAIRS synthetic pairs (default 400,000, D = 384), bf16,
 #           each RUNS spec "compile:graph" (default "default:graph": train.compile = "default" with
@@ -34,7 +35,7 @@ run() {  # run NAME ARGS...: one measurement, its log in OUT/NAME.txt, its key l
 if [ "$PART" = all ] || [ "$PART" = tests ]; then
   [ -d .devwheels/test ] && $PY -m pip install --quiet --no-index --find-links .devwheels/test pytest hypothesis
   run gpu-tests $PY -m pytest -q -p no:cacheprovider tests/core/training/test_graphed_cuda.py \
-      tests/core/training/test_batches_cuda.py
+      tests/core/training/test_batches_cuda.py tests/core/training/test_reductions.py tests/core/training/test_host_copy.py
 fi
 cd /tmp  # import the installed package, not the source tree
 if [ "$PART" = all ] || [ "$PART" = bench ]; then

@@ -118,7 +118,7 @@ def compiled_parts(recipe: Recipe, device: torch.device) -> tuple[Any, Any, Any]
     losses, and, under ``"default"`` on a GPU only, the clipping with the non-finite check and the EMA step
     (on the CPU the tail was not measurably faster, and each compiled call adds dynamo's guard checks on the
     host; the CUDA-graph modes keep it eager). All with ``train.compile_tuning``'s kernel tuning, and on a GPU
-    with the loss means split over blocks of rows (:func:`compile_step`)."""
+    the forward with the loss means split over blocks of rows (:func:`compile_step`)."""
     if recipe.train.compile == "off":
         return None, None, None
     from jasper_core.training.compiled import compile_step
@@ -126,10 +126,10 @@ def compiled_parts(recipe: Recipe, device: torch.device) -> tuple[Any, Any, Any]
 
     tuning, mode = recipe.train.compile_tuning, recipe.train.compile
     split = device.type == "cuda"  # no one-block batch mean for a timing to go wrong in (compile_step)
-    compiled = compile_step(forward_losses, mode, tuning, split)
+    compiled = compile_step(forward_losses, mode, tuning, split)  # the tail has no batch means
     if mode != "default" or device.type != "cuda":
         return compiled, None, None
-    return compiled, compile_step(decide_update, mode, tuning, split), compile_step(ema_update, mode, tuning, split)
+    return compiled, compile_step(decide_update, mode, tuning), compile_step(ema_update, mode, tuning)
 
 
 def assemble(recipe: Recipe, registries: Any, *, device: torch.device | None = None) -> Setup:

@@ -2,7 +2,8 @@
 
 Every loss averages over the batch, and inductor fuses those means — with whatever each row still
 needs: a log-softmax's pick, a Smooth-L1 term, an accuracy — into one reduction with one output per
-mean. Up to 8,192 rows its heuristic does not split such a reduction on a GPU: one thread block loops
+mean. Up to 8,192 rows (on an H100/H200, in torch 2.13's source) its heuristic does not split such a
+reduction on a GPU: one thread block loops
 over the whole batch while the other SMs wait, and how many rows it takes per iteration is chosen by
 timing the candidates when the kernel first runs. On some H200 machines that timing kept 4 rows per
 iteration: at batch 4096 the kernel then took 0.7 ms of a 1.7 ms step (docs/performance.md).
@@ -12,7 +13,9 @@ sizes the timing keeps; every other decision is inductor's own. The sums then ad
 (the compiled step already rounds unlike the eager one). It is installed, through inductor's hook for
 its heuristics, only while a compiled function of the step runs (:func:`split_batch_means`), so other
 ``torch.compile`` users in the process keep the defaults. The loss means are in the forward graph,
-which is lowered inside that call; a backward graph lowered later, outside it, keeps the defaults.
+which is lowered inside that call. A backward graph is usually lowered later, at the first backward
+pass, and then keeps the defaults; where AOTAutograd lowers it at once (after the recompile that makes
+the step number symbolic, for one) it gets the split too, which changes only its reductions to one value.
 """
 
 from __future__ import annotations

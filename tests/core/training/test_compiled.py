@@ -249,15 +249,21 @@ def test_compile_step__split_means_compiles_inside_the_batch_mean_choices(monkey
 
     seen = []
     monkeypatch.setattr(torch, "compile", lambda fn, **kwargs: lambda *a, **k: seen.append(type(V.choices)) or fn(*a, **k))
-    split = compiled.compile_step(lambda x, *, y: x + y, "default", split_means=True)
-    plain = compiled.compile_step(lambda x, *, y: x + y, "default")
-    assert split(1, y=2) == 3 and plain(1, y=2) == 3
-    assert seen[0] is BatchMeanChoices and seen[1] is not BatchMeanChoices
-    assert not isinstance(V.choices, BatchMeanChoices)  # restored after the call
+    def add(x, *, y):
+        return x + y
+
+    split = compiled.compile_step(add, "default", split_means=True)
+    plain = compiled.compile_step(add, "default")
+    tuned = compiled.compile_step(add, "default", tuning=True, split_means=True)
+    assert split(1, y=2) == 3 and plain(1, y=2) == 3 and tuned(1, y=2) == 3
+    assert seen == [BatchMeanChoices, type(V.choices), BatchMeanChoices]
+    assert not isinstance(V.choices, BatchMeanChoices)  # restored after each call
+    assert split.__name__ == tuned.__name__ == "add"  # the name dynamo's logs and the tests report
 
 
-@pytest.mark.parametrize("device, parts", [("cpu", ["forward_losses"]),
-                                           ("cuda", ["forward_losses", "decide_update", "ema_update"])])
+@pytest.mark.parametrize("device, parts", [("cpu", [("forward_losses", False)]),
+                                           ("cuda", [("forward_losses", True), ("decide_update", False),
+                                                     ("ema_update", False)])])
 def test_compiled_parts__every_compiled_part_gets_the_recipes_tuning(tiny_recipe_text, registries, monkeypatch, device, parts):
     from jasper_core.training import compiled
     from jasper_core.training.assemble import compiled_parts
@@ -270,7 +276,7 @@ def test_compiled_parts__every_compiled_part_gets_the_recipes_tuning(tiny_recipe
                                   overrides=['train.compile="default"', f"train.compile_tuning={str(tuning).lower()}"])
         got = compiled_parts(recipe, torch.device(device))  # building nothing: a GPU is not needed
         assert [f is not None for f in got] == [True, device == "cuda", device == "cuda"]
-        assert seen == [(name, "default", tuning, device == "cuda") for name in parts]  # the means split on a GPU
+        assert seen == [(name, "default", tuning, split) for name, split in parts]  # the forward's means split on a GPU
         seen.clear()
 
 
