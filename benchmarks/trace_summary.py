@@ -115,11 +115,6 @@ def per_kernel(replays: list[list[dict]]) -> dict[str, tuple[float, float]]:
     return {name: (time[name] / n, count[name] / n) for name in time}
 
 
-def median_replay(replays: list[list[dict]]) -> list[dict]:
-    spans = [replay_stats(r)["span"] for r in replays]
-    return replays[sorted(range(len(replays)), key=spans.__getitem__)[len(replays) // 2]]
-
-
 def summarize(path: Path, top: int, step: bool) -> dict[str, tuple[float, float]]:
     """Print the summary of one trace; return its per-kernel table."""
     replays, outside = load(path)
@@ -130,12 +125,12 @@ def summarize(path: Path, top: int, step: bool) -> dict[str, tuple[float, float]
     for key in ("span", "busy", "compute", "nccl", "overlap", "idle", "kernels"):
         values = [s[key] for s in stats]
         print(f"  {key:8s} median {statistics.median(values):9.1f}  min {min(values):9.1f}  max {max(values):9.1f}")
-    mid = median_replay(replays)
+    mid = replays[sorted(range(len(replays)), key=lambda i: stats[i]["span"])[len(replays) // 2]]  # the median span
     small, large, n_large = gaps_us(mid)
     print(f"  gaps in the median replay: {small:.1f} us in waits under {SMALL_GAP_US:g} us, "
           f"{large:.1f} us in {n_large} longer ones")
     table = per_kernel(replays)
-    print(f"  top kernels (us per replay, kernels per replay):")
+    print("  top kernels (us per replay, kernels per replay):")
     for name, (us, n) in sorted(table.items(), key=lambda kv: -kv[1][0])[:top]:
         print(f"    {us:8.1f} {n:5.1f}  {name[:110]}")
     away: dict[str, float] = defaultdict(float)
