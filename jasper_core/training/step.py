@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import struct
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import attrs
 import torch
@@ -75,10 +76,35 @@ def encode_targets(setup: Setup, batch: Batch, step: int, total_steps: int) -> t
     """The centroids ``[C, D]``, the source ``[B, D]`` and its negatives ``[B, K, D]`` in the target
     space, encoded in one call (under the run's autocast precision; returned as float32). Returns
     ``(state, positive, negatives)``."""
-    with autocast(batch.source.device, setup.autocast_dtype):
-        encoded = setup.target_space.encode(setup.dataset.centroids, batch.source, batch.negatives)
-    centroids, positive, negatives = (x.float() for x in encoded)
+    centroids, positive, negatives = encode(setup, setup.dataset.centroids, batch.source, batch.negatives)
     return setup.step_state(step, total_steps, centroids), positive, negatives
+
+
+def encode(setup: Setup, *xs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """``xs`` (each ``[..., D]``) in the target space, in one call of its encoder under the run's autocast
+    precision; returned as float32, each in its own shape."""
+    with autocast(xs[0].device, setup.autocast_dtype):
+        encoded = setup.target_space.encode(*xs)
+    return tuple(x.float() for x in encoded)
+
+
+class ModelBatch(NamedTuple):
+    """What the model and the losses read of a batch once its targets are encoded: ``question [B, D]``,
+    ``steering [B, D]``, ``negative_tiers [B, K]`` and ``cluster [B]``.
+
+    Under DDP the compiled step breaks at DDP's forward, and every tensor the step holds across that
+    break is written out between two compiled graphs: the whole :class:`Batch` would write out its raw
+    source ``[B, D]`` and negatives ``[B, K, D]`` in float32 as well (see :func:`forward_losses`).
+    """
+
+    question: torch.Tensor
+    steering: torch.Tensor
+    negative_tiers: torch.Tensor
+    cluster: torch.Tensor
+
+    @classmethod
+    def of(cls, batch: Batch) -> "ModelBatch":
+        return cls(batch.question, batch.steering, batch.negative_tiers, batch.cluster)
 
 
 def autocast(device: torch.device, dtype: torch.dtype | None):
@@ -88,7 +114,7 @@ def autocast(device: torch.device, dtype: torch.dtype | None):
     return torch.autocast(device_type=device.type, dtype=dtype, enabled=dtype is not None, cache_enabled=False)
 
 
-def run_model(model: torch.nn.Module, batch: Batch, state: StepState, model_comp: Any = None):
+def run_model(model: torch.nn.Module, batch: ModelBatch, state: StepState, model_comp: Any = None):
     """``model``'s :class:`Prediction` for the batch; a plugin's error is raised naming the plugin (``model_comp``).
 
     A function of its own: under DDP, ``train.compile`` meets a graph break in DDP's forward, and dynamo
@@ -103,12 +129,13 @@ def run_model(model: torch.nn.Module, batch: Batch, state: StepState, model_comp
         raise model_failure(exc, model_comp) from exc
 
 
-def model_losses(model: torch.nn.Module, composer: torch.nn.Module, batch: Batch, state: StepState,
-                 positive: torch.Tensor, negatives: torch.Tensor, autocast_dtype: torch.dtype | None, aux_active: bool,
-                 model_comp: Any = None):
+def model_losses(model: torch.nn.Module, composer: torch.nn.Module, batch: ModelBatch, state: StepState,
+                 targets: Callable[[], tuple[torch.Tensor, torch.Tensor]], autocast_dtype: torch.dtype | None,
+                 aux_active: bool, model_comp: Any = None):
     """The model's forward and the losses. Returns ``(total, components, prediction)``.
 
-    Both run under ``autocast_dtype`` (``None``: float32): the losses get float32 inputs, and
+    ``targets()`` gives the encoded source ``[B, D]`` and negatives ``[B, K, D]``; it is called after the
+    model's forward. Both run under ``autocast_dtype`` (``None``: float32): the losses get float32 inputs, and
     autocast runs their matrix products (the in-batch similarities) in the lower precision.
     With ``model_comp`` (the recipe's model component) the model's output is checked first, so a
     plugin returning the wrong thing is named in one line instead of failing inside a loss.
@@ -117,6 +144,7 @@ def model_losses(model: torch.nn.Module, composer: torch.nn.Module, batch: Batch
         prediction = run_model(model, batch, state, model_comp)
         if model_comp is not None:
             prediction = check_prediction(prediction, batch.question, model_comp)
+        positive, negatives = targets()
         inputs = LossInputs(prediction=prediction.prediction.float(), positive=positive, negatives=negatives,
                             negative_tiers=batch.negative_tiers, cluster=batch.cluster, state=state,
                             explanation=prediction.explanation)
@@ -126,12 +154,30 @@ def model_losses(model: torch.nn.Module, composer: torch.nn.Module, batch: Batch
 
 def forward_losses(setup: Setup, batch: "Batch | Rows", step: int, total_steps: int, aux_active: bool):
     """The batch gather (given :class:`Rows`), the target encoding, the model's forward and the losses:
-    what ``train.compile`` compiles, as one graph. Returns ``(total, components, prediction)``."""
-    if isinstance(batch, Rows):  # labels written out: fused into the loss means they ran serially (materialize.py)
-        batch = with_materialized_labels(setup.dataset.gather(batch.rows, batch.codes))
-    state, positive, negatives = encode_targets(setup, batch, step, total_steps)
-    model = setup.model if setup.ddp is None else setup.ddp  # DDP in a multi-process job (jasper_core.distributed)
-    return model_losses(model, setup.composer, batch, state, positive, negatives, setup.autocast_dtype, aux_active,
+    what ``train.compile`` compiles, as one graph. Returns ``(total, components, prediction)``.
+
+    Under DDP (``setup.ddp``) the compiled step breaks at DDP's forward, and what it holds across the
+    break is written out by the graph before and read by the graph after. So there the source and its
+    negatives are encoded after the model's forward (the centroids the model reads, before it, in a call
+    of their own), and given :class:`Rows` they are gathered again after it: their gather, encoding and
+    losses then fuse as in one process, and only the model's inputs cross the break.
+    """
+    rows = batch if isinstance(batch, Rows) else None
+    if rows is not None:  # labels written out: fused into the loss means they ran serially (materialize.py)
+        batch = with_materialized_labels(setup.dataset.gather(rows.rows, rows.codes))
+    if setup.ddp is None:
+        state, positive, negatives = encode_targets(setup, batch, step, total_steps)
+        model, targets = setup.model, lambda: (positive, negatives)
+    else:  # DDP in a multi-process job (jasper_core.distributed)
+        state = setup.step_state(step, total_steps, encode(setup, setup.dataset.centroids)[0])
+        sources = batch if rows is None else None  # given rows, no gathered batch is held across the break
+
+        def targets() -> tuple[torch.Tensor, torch.Tensor]:
+            later = sources if rows is None else setup.dataset.gather(rows.rows, rows.codes)
+            return encode(setup, later.source, later.negatives)
+
+        model = setup.ddp
+    return model_losses(model, setup.composer, ModelBatch.of(batch), state, targets, setup.autocast_dtype, aux_active,
                         setup.recipe.model)
 
 

@@ -149,7 +149,7 @@ def test_check__a_plugin_breaking_its_contract_is_one_line(tiny_recipe_file, mon
 
 def test_model_losses__a_model_that_raises_mid_training_is_named():
     from jasper_core.contracts import Batch, StepState
-    from jasper_core.training.step import model_losses
+    from jasper_core.training.step import ModelBatch, model_losses
 
     calls = []
 
@@ -166,5 +166,5 @@ def test_model_losses__a_model_that_raises_mid_training_is_named():
     state = StepState(step=0, total_steps=1, centroids=torch.randn(2, d))
     with pytest.raises(PluginOutputError, match=r'^model "bent" \(model, from test-plugin-0\) raised IndexError in a '
                                                  r"training step: index 7 is out of bounds for dimension 0 with size 4$") as info:
-        model_losses(LaterRaises(), None, batch, state, batch.source, batch.negatives, None, True, MODEL)
+        model_losses(LaterRaises(), None, ModelBatch.of(batch), state, lambda: (batch.source, batch.negatives), None, True, MODEL)
     assert isinstance(info.value.__cause__, IndexError) and calls == [b]  # the original stays chained for debugging

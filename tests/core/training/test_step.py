@@ -89,3 +89,58 @@ def test_step_batch__the_compiled_step_gathers_itself_only_on_a_gpu_under_defaul
     assert isinstance(out, Rows) == gathered_inside
     if not gathered_inside:
         assert out[0] == "gathered"
+
+
+class _BreaksLikeDDP(torch.nn.Module):
+    """The model called through a wrapper whose forward dynamo cannot trace, as DDP's."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, question, steering, state):
+        torch._dynamo.graph_break()
+        return self.model(question, steering, state)
+
+
+def test_forward_losses__under_ddp_only_the_model_inputs_cross_its_graph_break(tiny_recipe_text, registries):
+    """Under DDP the compiled step breaks at DDP's forward; every tensor held across the break is an
+    output of the graph before it. The source and negatives, raw or encoded, are not: they are gathered
+    and encoded after the break."""
+    from jasper_core.training.step import forward_losses
+
+    setup = _setup(tiny_recipe_text, registries)
+    rows, codes = torch.arange(16), torch.zeros(16, dtype=torch.long)
+    b, k, d = setup.dataset.gather(rows, codes).negatives.shape
+    graphs = []
+
+    def keep(gm, example_inputs):
+        graphs.append(gm)
+        return gm.forward
+
+    setup.ddp = _BreaksLikeDDP(setup.model)
+    torch._dynamo.reset()
+    try:
+        torch.compile(forward_losses, backend=keep)(setup, Rows(rows, codes), 0, 1, True)
+    finally:
+        torch._dynamo.reset()
+    outputs = [x for x in graphs[0].graph.find_nodes(op="output")[0].args[0] if isinstance(x, torch.fx.Node)]
+    shapes = [tuple(x.meta["example_value"].shape) for x in outputs]
+    assert (b, k, d) not in shapes, shapes  # neither the gathered nor the encoded negatives
+    assert shapes.count((b, d)) == 2, shapes  # the question and the steering, not the source
+
+
+@pytest.mark.parametrize("given", ["rows", "batch"])
+def test_forward_losses__under_ddp_the_same_losses_as_in_one_process(tiny_recipe_text, registries, given):
+    from jasper_core.training.step import forward_losses
+
+    setup = _setup(tiny_recipe_text, registries)
+    setup.model.eval()  # no dropout: the two calls draw nothing
+    rows, codes = torch.arange(16), torch.ones(16, dtype=torch.long)
+    batch = Rows(rows, codes) if given == "rows" else setup.dataset.gather(rows, codes)
+    total, parts, prediction = forward_losses(setup, batch, 3, 10, True)
+    setup.ddp = _BreaksLikeDDP(setup.model)  # called eagerly: no break, the DDP path's order
+    total_ddp, parts_ddp, prediction_ddp = forward_losses(setup, batch, 3, 10, True)
+    assert torch.allclose(total, total_ddp, atol=1e-6) and parts.keys() == parts_ddp.keys()
+    assert all(torch.allclose(parts[n], parts_ddp[n], atol=1e-6) for n in parts)
+    assert torch.equal(prediction.prediction, prediction_ddp.prediction)
