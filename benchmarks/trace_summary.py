@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     for path in (args.trace, args.compare):
         if path is not None and not path.is_file():
-            raise SystemExit(f"error: {path}: no such file")
+            raise SystemExit(f"error: {path}: " + ("a directory, not a trace file" if path.is_dir() else "no such file"))
     base = summarize(args.trace, args.top, args.step)
     if args.compare is None:
         return

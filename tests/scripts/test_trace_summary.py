@@ -95,12 +95,14 @@ def test_main__prints_both_summaries_and_the_difference(one_gpu, two_gpu, capsys
     assert "the median replay: offset" in out
 
 
-def test_main__refuses_a_trace_without_replays_and_a_missing_file(tmp_path):
+def test_main__refuses_a_trace_without_replays_a_missing_file_and_a_directory(tmp_path):
     eager = write(tmp_path / "eager.json", [{"cat": "kernel", "name": "k", "ts": 0.0, "dur": 1.0, "args": {}}])
     with pytest.raises(SystemExit, match="no replay of a captured step"):
         trace_summary.main([str(eager)])
     with pytest.raises(SystemExit, match="no such file"):
         trace_summary.main([str(tmp_path / "absent.json")])
+    with pytest.raises(SystemExit, match="a directory, not a trace file"):
+        trace_summary.main([str(eager), "--compare", str(tmp_path)])
 
 
 def test_script__a_malformed_trace_is_one_error_line(tmp_path):
