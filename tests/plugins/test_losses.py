@@ -197,9 +197,6 @@ def test_cosine_logsumexp__equals_logsumexp_with_its_gradient_and_a_fully_masked
     a.grad = None
     ours.sum().backward()  # the fully masked row's gradient: zero, not NaN
     assert torch.isfinite(a.grad).all() and (a.grad[5] == 0).all()
-    nan = logits.clone()
-    nan[0, 0] = float("nan")  # a NaN still reaches the loss (the non-finite guard reads it there), not clamped away
-    assert cosine_logsumexp(nan, 1 / t)[0].isnan() and torch.isfinite(cosine_logsumexp(nan, 1 / t)[1:]).all()
 
 
 @pytest.mark.parametrize("temperature, one_pass", [(0.05, True), (0.02, False)])
