@@ -110,8 +110,9 @@ def test_forward_losses__under_ddp_only_the_model_inputs_cross_its_graph_break(t
     from jasper_core.training.step import forward_losses
 
     setup = _setup(tiny_recipe_text, registries)
-    rows, codes = torch.arange(16), torch.zeros(16, dtype=torch.long)
+    rows, codes = torch.arange(12), torch.zeros(12, dtype=torch.long)  # B = 12 rows, D = 16: [B, D] is no [B, B]
     b, k, d = setup.dataset.gather(rows, codes).negatives.shape
+    assert len({b, k, d}) == 3
     graphs = []
 
     def keep(gm, example_inputs):
