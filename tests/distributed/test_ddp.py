@@ -131,6 +131,27 @@ def test_ddp__weights_equal_the_one_process_run_on_the_global_batch(ddp_run, sin
             torch.testing.assert_close(value, one[part][key], rtol=1e-4, atol=1e-5, msg=f"{part}.{key}")
 
 
+def test_ddp__with_sgd_too_the_weights_equal_the_one_process_run(ddp_run, plugins, tmp_path):
+    """AdamW is all but blind to a constant factor on the gradients; SGD without clipping is not: had the
+    ranks' gradients been summed, or averaged twice, these weights would differ."""
+    from jasper_core.recipe import recipe_from_text
+    from jasper_core.training.trainer import Trainer
+
+    def recipe(batch: int) -> str:
+        text = RECIPE.format(path=ddp_run.synthetic_dir, batch=batch)
+        return text.replace("[optim]\nlr = 1e-3", '[optim]\ntype = "sgd"\nlr = 0.05\ngrad_clip = 0.0')
+
+    assert 'type = "sgd"' in recipe(PER_DEVICE)
+    (tmp_path / "sgd.toml").write_text(recipe(PER_DEVICE))
+    proc = torchrun("train", tmp_path / "sgd.toml", tmp_path / "run", tmp_path / "out")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    Trainer(recipe_from_text(recipe(2 * PER_DEVICE), plugins.registries), plugins, run_dir=tmp_path / "one").fit()
+    mine = torch.load(tmp_path / "out" / "weights-rank0.pt", weights_only=True)
+    one = load_checkpoint(tmp_path / "one" / "checkpoints" / "last.pt")
+    for key, value in mine["model"].items():
+        torch.testing.assert_close(value, one["model"][key], rtol=1e-4, atol=1e-5, msg=f"model.{key}")
+
+
 def test_ddp__gathered_infonce_loss_and_gradients_equal_the_global_batch(ddp_run):
     from jasper_core.testing.loss_properties import random_loss_inputs
     from jasper_plugins.losses.infonce import InfoNCEConfig, InfoNCELoss
