@@ -52,8 +52,9 @@ class Dataset(Protocol):
 
         A function of its arguments and the tables alone (no random draw, no state changed): a step
         may call it more than once for the same pairs (a multi-process compiled step gathers the
-        source and negatives again after DDP's forward). Device operations only (no host read): under ``train.cuda_graph`` it is captured into the
-        training step's CUDA graph, which reads the tables by address. A table replaced in
+        source and negatives again after DDP's forward). Device operations only (no host read): under
+        ``train.cuda_graph`` it is captured into the training step's CUDA graph, which reads the tables
+        by address. A table replaced in
         :meth:`on_epoch_start` must be held as an attribute (or in a list, tuple or dict attribute),
         where the trainer sees it moved and captures the step again.
         """

@@ -101,13 +101,23 @@ def ddp_run(tmp_path_factory, synthetic_dir) -> SimpleNamespace:
 @pytest.fixture(scope="module")
 def single_run(tmp_path_factory, ddp_run, plugins) -> Path:
     """The same recipe in one process with the global batch."""
+    return train_one_process(RECIPE.format(path=ddp_run.synthetic_dir, batch=2 * PER_DEVICE), plugins,
+                             tmp_path_factory.mktemp("single") / "run")
+
+
+def train_one_process(text: str, plugins, run: Path) -> Path:
     from jasper_core.recipe import recipe_from_text
     from jasper_core.training.trainer import Trainer
 
-    run = tmp_path_factory.mktemp("single") / "run"
-    text = RECIPE.format(path=ddp_run.synthetic_dir, batch=2 * PER_DEVICE)
     Trainer(recipe_from_text(text, plugins.registries), plugins, run_dir=run).fit()
     return run
+
+
+def assert_weights_close(mine: dict, one: dict, parts: tuple[str, ...]) -> None:
+    """The 2-process job's weights (rank 0) against the one-process run's, within float tolerance."""
+    for part in parts:
+        for key, value in mine[part].items():
+            torch.testing.assert_close(value, one[part][key], rtol=1e-4, atol=1e-5, msg=f"{part}.{key}")
 
 
 def test_ddp__both_ranks_hold_identical_weights_and_ema_targets(ddp_run):
@@ -126,16 +136,12 @@ def test_ddp__weights_equal_the_one_process_run_on_the_global_batch(ddp_run, sin
     mine = torch.load(ddp_run.out / "weights-rank0.pt", weights_only=True)
     one = load_checkpoint(single_run / "checkpoints" / "last.pt")
     assert load_checkpoint(ddp_run.run / "checkpoints" / "last.pt")["step"] == one["step"] > 0
-    for part in ("model", "target"):
-        for key, value in mine[part].items():
-            torch.testing.assert_close(value, one[part][key], rtol=1e-4, atol=1e-5, msg=f"{part}.{key}")
+    assert_weights_close(mine, one, ("model", "target"))
 
 
 def test_ddp__with_sgd_too_the_weights_equal_the_one_process_run(ddp_run, plugins, tmp_path):
     """AdamW is all but blind to a constant factor on the gradients; SGD without clipping is not: had the
     ranks' gradients been summed, or averaged twice, these weights would differ."""
-    from jasper_core.recipe import recipe_from_text
-    from jasper_core.training.trainer import Trainer
 
     def recipe(batch: int) -> str:
         text = RECIPE.format(path=ddp_run.synthetic_dir, batch=batch)
@@ -145,11 +151,9 @@ def test_ddp__with_sgd_too_the_weights_equal_the_one_process_run(ddp_run, plugin
     (tmp_path / "sgd.toml").write_text(recipe(PER_DEVICE))
     proc = torchrun("train", tmp_path / "sgd.toml", tmp_path / "run", tmp_path / "out")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    Trainer(recipe_from_text(recipe(2 * PER_DEVICE), plugins.registries), plugins, run_dir=tmp_path / "one").fit()
-    mine = torch.load(tmp_path / "out" / "weights-rank0.pt", weights_only=True)
-    one = load_checkpoint(tmp_path / "one" / "checkpoints" / "last.pt")
-    for key, value in mine["model"].items():
-        torch.testing.assert_close(value, one["model"][key], rtol=1e-4, atol=1e-5, msg=f"model.{key}")
+    one = train_one_process(recipe(2 * PER_DEVICE), plugins, tmp_path / "one")
+    assert_weights_close(torch.load(tmp_path / "out" / "weights-rank0.pt", weights_only=True),
+                         load_checkpoint(one / "checkpoints" / "last.pt"), ("model",))
 
 
 def test_ddp__gathered_infonce_loss_and_gradients_equal_the_global_batch(ddp_run):
