@@ -83,12 +83,33 @@ class InfoNCELoss(torch.nn.Module):
                 del sims
                 batch_logits.masked_fill_(same, float("-inf"))
                 del same
-                parts.append(torch.logsumexp(batch_logits, dim=1))
+                # compiled, one pass over the [B, N] block (cosine_logsumexp: cosines over t lie in [-1/t, 1/t]);
+                # eager, ATen's own kernel, which keeps no float32 copy of the block for backward
+                shifted = 2 / t <= SHIFT_SPAN and torch.compiler.is_compiling()
+                parts.append(cosine_logsumexp(batch_logits, 1 / t) if shifted else torch.logsumexp(batch_logits, dim=1))
                 rivals.append(batch_logits.amax(dim=1).detach())
         log_partition = torch.logsumexp(torch.stack(parts, dim=1), dim=1)  # [B]
         loss = (log_partition - pos_logit).mean()
         correct = pos_logit.detach() >= torch.stack(rivals, dim=1).amax(dim=1) if rivals else torch.ones_like(pos_logit)
         return {"loss": loss, "accuracy": correct.float().mean()}
+
+
+# the widest logit range cosine_logsumexp takes: exp(x − bound) ≥ e^−60, far above float32's underflow (e^−87)
+SHIFT_SPAN = 60.0
+
+
+def cosine_logsumexp(logits: torch.Tensor, bound: float) -> torch.Tensor:
+    """``[B, N] -> [B]`` float32: ``log Σ_j exp(logits[:, j])`` for logits in ``[−bound, bound]`` (cosines over a
+    temperature; -inf entries are left out), as ``bound + log Σ_j exp(logits − bound)``.
+
+    Shifted by the bound, not by each row's maximum: one pass over the block. ``torch.logsumexp`` takes the
+    row's maximum first (and masks it where infinite), so inductor reads the ``[B, N]`` block twice, where
+    it is the step's largest tensor. For ``2·bound ≤ SHIFT_SPAN`` no term that matters underflows. A row whose
+    entries are all -inf gives ``bound + log(tiny)`` (about ``bound − 87``), not -inf, and no gradient: next to
+    any logit ``≥ −bound`` its share of a partition is below ``e^−27``.
+    """
+    total = (logits.float() - bound).exp().sum(dim=1)
+    return total.clamp_min(torch.finfo(torch.float32).tiny).log() + bound
 
 
 def duplicate_limit(threshold: float, dtype: torch.dtype) -> float:

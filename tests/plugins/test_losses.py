@@ -178,3 +178,44 @@ def test_infonce__under_bf16_autocast_the_positive_and_its_exact_duplicates_are_
     with torch.autocast("cpu", dtype=torch.bfloat16):
         half = float(loss(inputs)["loss"])
     assert full < 1e-3 and half == pytest.approx(full, abs=0.02)
+
+
+def test_cosine_logsumexp__equals_logsumexp_with_its_gradient_and_a_fully_masked_row_is_finite():
+    from jasper_plugins.losses.infonce import cosine_logsumexp
+
+    t = 0.05
+    cos = torch.nn.functional.normalize(torch.randn(6, 8), dim=1) @ torch.nn.functional.normalize(torch.randn(10, 8), dim=1).T
+    logits = (cos / t).masked_fill(torch.rand(6, 10, generator=torch.Generator().manual_seed(0)) < 0.3, float("-inf"))
+    logits[5] = float("-inf")  # every in-batch entry a near-duplicate of the answer
+    a, b = logits.clone().requires_grad_(True), logits.clone().requires_grad_(True)
+    ours, ref = cosine_logsumexp(a, 1 / t), torch.logsumexp(b, dim=1)
+    assert torch.allclose(ours[:5], ref[:5], atol=1e-5) and ref[5] == float("-inf")
+    assert torch.isfinite(ours[5]) and ours[5] < 1 / t - 80  # finite, and far below any logit's share
+    ours[:5].sum().backward(retain_graph=True)
+    ref[:5].sum().backward()
+    assert torch.allclose(a.grad[:5], b.grad[:5], atol=1e-6)  # (ATen gives the fully masked row NaN: 0 · exp(-inf + inf))
+    a.grad = None
+    ours.sum().backward()  # the fully masked row's gradient: zero, not NaN
+    assert torch.isfinite(a.grad).all() and (a.grad[5] == 0).all()
+    nan = logits.clone()
+    nan[0, 0] = float("nan")  # a NaN still reaches the loss (the non-finite guard reads it there), not clamped away
+    assert cosine_logsumexp(nan, 1 / t)[0].isnan() and torch.isfinite(cosine_logsumexp(nan, 1 / t)[1:]).all()
+
+
+@pytest.mark.parametrize("temperature, one_pass", [(0.05, True), (0.02, False)])
+def test_infonce__compiled_in_batch_block_in_one_pass_gives_the_eager_loss(monkeypatch, temperature, one_pass):
+    import jasper_plugins.losses.infonce as infonce
+
+    inputs = random_loss_inputs(batch=12, dim=16, negatives=3, seed=4)
+    inputs = attrs.evolve(inputs, prediction=inputs.prediction.clone().requires_grad_(True))
+    loss = InfoNCELoss(InfoNCEConfig(temperature=temperature))
+    eager = loss(inputs)["loss"]
+    (grad,) = torch.autograd.grad(eager, inputs.prediction)
+    calls = []
+    real = infonce.cosine_logsumexp
+    monkeypatch.setattr(infonce, "cosine_logsumexp", lambda *a: calls.append(1) or real(*a))
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)  # the branch a compiled step takes
+    compiled = loss(inputs)["loss"]
+    (grad_compiled,) = torch.autograd.grad(compiled, inputs.prediction)
+    assert bool(calls) == one_pass  # below t = 1/30 the span is too wide: torch.logsumexp
+    assert torch.allclose(eager, compiled, atol=1e-6) and torch.allclose(grad, grad_compiled, atol=1e-6)
