@@ -16,6 +16,12 @@ time; median over epochs). Prints both figures, the speed-up and the scaling eff
 speed-up is printed with their median, minimum and maximum: between machines the speed-up moved by
 about ±0.1 (docs/distributed.md), so one pair of jobs says little about a small change. The last line
 is ``scaling: <speed-up>x`` (the median over rounds).
+
+With ``--same-global-batch`` the 1-process job trains at the N-process job's global batch (N ×
+``--batch-size``; strong scaling): both jobs then take the same steps, and under a loss that gathers its
+in-batch negatives from every rank (``infonce``'s default) the same loss and gradients. Without it, such
+a loss scores each rank's rows against N times as many negatives as the 1-process job does, so the
+N-process job does more work per pair than the job it is compared with.
 """
 
 from __future__ import annotations
@@ -115,11 +121,17 @@ def check_recipe(args: argparse.Namespace) -> None:
         raise SystemExit(f"error: {exc}") from None
 
 
+def batch_of(args: argparse.Namespace, procs: int) -> int:
+    """The pairs per device of the ``procs``-process job (with ``--same-global-batch`` the 1-process job's is the
+    larger job's global batch)."""
+    return args.batch_size * args.gpus if args.same_global_batch and procs == 1 else args.batch_size
+
+
 def run_job(args: argparse.Namespace, data: Path, procs: int, tmp: Path, tag: str = "") -> dict:
     """Run the ``procs``-process job; ``tag`` names this round's files (``job-{procs}{tag}.log``)."""
     result = tmp / f"result-{procs}{tag}.json"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={procs}", str(HERE),
-           "--worker", "--data", str(data), "--recipe", args.recipe, "--batch-size", str(args.batch_size),
+           "--worker", "--data", str(data), "--recipe", args.recipe, "--batch-size", str(batch_of(args, procs)),
            "--epochs", str(args.epochs), "--device", args.device, "--precision", args.precision, "--compile", args.compile,
            *(["--cuda-graph"] if args.cuda_graph else []),
            *(x for item in args.set for x in ("--set", item)),
@@ -168,6 +180,9 @@ def main() -> None:
     ap.add_argument("--log-dir", help="keep each job's output here (job-1.log, job-N.log)")
     ap.add_argument("--gpus", type=int, default=2, help="processes of the larger job (GPUs, or CPU processes)")
     ap.add_argument("--repeats", type=int, default=1, help="run the pair of jobs this many times, alternating")
+    ap.add_argument("--same-global-batch", action="store_true",
+                    help="the 1-process job trains at the larger job's global batch (GPUS x --batch-size): the same "
+                         "steps, and with gathered negatives the same loss (strong scaling)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--run-dir", help=argparse.SUPPRESS)
     ap.add_argument("--result", help=argparse.SUPPRESS)
@@ -225,7 +240,9 @@ def report(args: argparse.Namespace, rounds: list[dict]) -> None:
 
     median = {n: [statistics.median(jobs[n]["pairs_per_s"]) for jobs in rounds] for n in (1, args.gpus)}
     speedups = [many / one for one, many in zip(median[1], median[args.gpus])]
-    print(f"device: {rounds[0][1]['device']}; recipe {args.recipe}; batch {args.batch_size} per device; {args.precision}; "
+    batches = (f"batch {batch_of(args, 1)} in 1 process, {args.batch_size} per device in {args.gpus} (the same global batch)"
+               if args.same_global_batch else f"batch {args.batch_size} per device")
+    print(f"device: {rounds[0][1]['device']}; recipe {args.recipe}; {batches}; {args.precision}; "
           f"{args.epochs} epochs (median over epochs)")
     if len(rounds) == 1:
         for n in (1, args.gpus):

@@ -80,3 +80,15 @@ def test_bench_ddp__a_profiled_epoch_that_leaves_no_figure_or_does_not_run_is_re
     proc = subprocess.run([sys.executable, str(BENCH), "--epochs", str(epochs), "--profile-epoch", str(profiled),
                            "--log-dir", "/tmp"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and says in proc.stderr
+
+
+def test_bench_ddp__same_global_batch_runs_the_one_process_job_at_the_global_batch(tmp_path):
+    cmd = [sys.executable, str(BENCH), "--recipe", "quickstart", "--pairs", "800", "--dim", "16", "--clusters", "4",
+           "--batch-size", "16", "--epochs", "1", "--device", "cpu", "--same-global-batch", "--log-dir", str(tmp_path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, _failure(proc)
+    assert "batch 32 in 1 process, 16 per device in 2 (the same global batch)" in proc.stdout
+    # 640 training pairs: 20 steps of 32 in both jobs (batch 16 in one process would take 40)
+    steps = [re.search(r"^ step +(\d+) *$", (tmp_path / f"job-{n}.log").read_text(), re.M) for n in (1, 2)]
+    assert [int(m[1]) for m in steps if m] == [20, 20]
+    assert re.fullmatch(r"scaling: \d+\.\d\dx", proc.stdout.strip().splitlines()[-1])
