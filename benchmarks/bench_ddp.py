@@ -2,8 +2,9 @@
 
     # two GPUs (the session script installs jasper first, then runs the 2-GPU test and this):
     bash benchmarks/ddp_session.sh OUT_DIR
-    # ≈ python benchmarks/bench_ddp.py --recipe jepa_base --pairs 1000000 --dim 384 --batch-size 4096 --precision bf16 \
-    #       --compile default --cuda-graph --device cuda --gpus 2 --epochs 3
+    # ≈ python benchmarks/bench_ddp.py --recipe jepa_base --pairs 1000000 --dim 384 --batch-size 16384 --precision bf16 \
+    #       --compile default --cuda-graph --device cuda --gpus 2 --epochs 3 --set 'loss[1].gather=false'
+    #   (NEGATIVES=gathered: --same-global-batch instead of the --set)
     # a CPU check of the script itself (gloo, tiny):
     .venv/bin/python benchmarks/bench_ddp.py --recipe quickstart --pairs 2000 --dim 32 --batch-size 64 --epochs 2 --device cpu
 
