@@ -81,15 +81,11 @@ class InfoNCELoss(torch.nn.Module):
                 sims = pos @ pool.T  # [B, N], in autocast's dtype under autocast
                 same = sims > duplicate_limit(self.config.false_negative_threshold, sims.dtype)  # the positive, its near-duplicates
                 del sims
+                batch_logits.masked_fill_(same, float("-inf"))
+                del same
                 # compiled, one pass over the [B, N] block (cosine_logsumexp: cosines over t lie in [-1/t, 1/t]);
                 # eager, ATen's own kernel, which keeps no float32 copy of the block for backward
                 shifted = 2 / t <= SHIFT_SPAN and torch.compiler.is_compiling()
-                if shifted:  # the mask added as -inf: backward passes the gradient through unmasked and reads
-                    # the masked block alone (masked_fill's backward also reads the [B, N] mask, written out for it)
-                    batch_logits = batch_logits + torch.zeros_like(batch_logits).masked_fill_(same, float("-inf"))
-                else:
-                    batch_logits.masked_fill_(same, float("-inf"))
-                del same
                 parts.append(cosine_logsumexp(batch_logits, 1 / t) if shifted else torch.logsumexp(batch_logits, dim=1))
                 rivals.append(batch_logits.amax(dim=1).detach())
         log_partition = torch.logsumexp(torch.stack(parts, dim=1), dim=1)  # [B]
