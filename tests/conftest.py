@@ -16,12 +16,10 @@ os.environ.pop("JASPER_STRICT_PLUGINS", None)
 # makes a 0.4 s training run take several seconds. Set before torch loads (subprocesses inherit it).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import torch  # noqa: E402
 from hypothesis import settings  # noqa: E402
 
-from jasper_core import hookimpl  # noqa: E402
-
-torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+# torch and jasper are imported by the fixtures and tests, not here: pytest-xdist's controller loads this file
+# too (it runs no test), and importing torch takes about 1.5 s of the fast suite's 30 s there.
 
 # Hypothesis budgets: `make test` runs the "fast" profile (the default here), `make test-all` passes
 # --hypothesis-profile=full. Tests leave max_examples to the profile.
@@ -33,6 +31,14 @@ settings.load_profile("fast")
 def examples() -> int:
     """The current profile's max_examples, for helpers that take the budget as an argument."""
     return settings().max_examples
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_thread():
+    """torch's intra-op threads: OMP_NUM_THREADS (1 unless set), in each process that runs tests."""
+    import torch
+
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 @pytest.fixture(autouse=True)
@@ -230,23 +236,6 @@ def text_dataset(tmp_path_factory, plugins) -> Path:
 def minilm_text_dataset(tmp_path_factory, plugins) -> Path:
     """TEXT_RECORDS built with the real MiniLM model (dimension 384; slow tests only)."""
     return build_text_dataset(tmp_path_factory.mktemp("minilm_text_dataset"))
-
-
-class StopAfter:
-    """A callback plugin that interrupts the run right after epoch ``k``'s checkpoint."""
-
-    def __init__(self, k):
-        self.k = k
-        self.epoch = 0
-
-    @hookimpl
-    def jasper_epoch_end(self, run, epoch, metrics):
-        self.epoch = epoch
-
-    @hookimpl
-    def jasper_checkpoint_saved(self, run, path, tags):
-        if self.epoch == self.k:
-            raise KeyboardInterrupt
 
 
 class ReplayByRerun:

@@ -165,7 +165,7 @@ def test_graphed_step__a_nonfinite_step_is_recorded_with_its_step(tiny_recipe_te
 
 def test_cuda_graph_on_a_cpu_run_warns_once_and_a_run_resumes_with_it_toggled(tiny_recipe_text, plugins, tmp_path, caplog):
     """cuda_graph changes speed, not results: a run resumes with it switched (a failed capture says to switch it off)."""
-    from conftest import StopAfter
+    from callbacks import StopAfter
     from jasper_core.testing import plugins_with
     from jasper_core.training.trainer import Trainer
 

@@ -10,7 +10,7 @@ import logging
 import pytest
 import torch
 
-from conftest import StopAfter
+from callbacks import StopAfter
 from jasper_core.recipe import recipe_from_text
 from jasper_core.testing import plugins_with
 from jasper_core.training.assemble import assemble

@@ -103,6 +103,7 @@ class _BreaksLikeDDP(torch.nn.Module):
         return self.model(question, steering, state)
 
 
+@pytest.mark.slow  # compiles the step (about 3 s under coverage); no line of its own in the fast suite
 def test_forward_losses__under_ddp_only_the_model_inputs_cross_its_graph_break(tiny_recipe_text, registries):
     """Under DDP the compiled step breaks at DDP's forward; every tensor held across the break is an
     output of the graph before it. The source and negatives, raw or encoded, are not: they are gathered

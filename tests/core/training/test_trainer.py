@@ -6,7 +6,8 @@ import types
 import pytest
 import torch
 
-from conftest import StopAfter, copy_run
+from callbacks import StopAfter
+from conftest import copy_run
 from jasper_core import hookimpl
 from jasper_core.cli.main import main
 from jasper_core.errors import CheckpointError, JasperError, NonFiniteLossError
