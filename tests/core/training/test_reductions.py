@@ -14,30 +14,31 @@ CUDA, CPU = torch.device("cuda"), torch.device("cpu")
 
 
 @pytest.fixture
-def choices(monkeypatch):
-    """``(InductorChoices, BatchMeanChoices)``, inductor's own heuristic answering 1 (no split), as it does on
-    a GPU below 8,192 rows."""
+def batch_mean_choices(monkeypatch):
+    """``BatchMeanChoices``, with inductor's own heuristic answering 1 (no split), as it does on a GPU below
+    8,192 rows."""
     from torch._inductor.choices import InductorChoices
 
     from jasper_core.training.reductions import BatchMeanChoices
 
     monkeypatch.setattr(InductorChoices, "reduction_split_factor", staticmethod(lambda *args: 1))
-    return InductorChoices, BatchMeanChoices
+    return BatchMeanChoices
 
 
 @pytest.mark.parametrize("rows, split", [(4096, 32), (8192, 64), (300, 2), (200, 1), (1_000_000, 64)])
-def test_batch_mean_choices__a_single_output_reduction_on_a_gpu_is_split_by_rows(choices, rows, split):
-    assert choices[1].reduction_split_factor(CUDA, rows, 1, True) == split
+def test_batch_mean_choices__a_single_output_reduction_on_a_gpu_is_split_by_rows(batch_mean_choices, rows, split):
+    assert batch_mean_choices.reduction_split_factor(CUDA, rows, 1, True) == split
 
 
 @pytest.mark.parametrize("device, outputs, inner", [(CPU, 1, True), (CUDA, 2, True), (CUDA, 1, False)])
-def test_batch_mean_choices__other_reductions_keep_inductors_choice(choices, device, outputs, inner):
-    assert choices[1].reduction_split_factor(device, 4096, outputs, inner) == 1
+def test_batch_mean_choices__other_reductions_keep_inductors_choice(batch_mean_choices, device, outputs, inner):
+    assert batch_mean_choices.reduction_split_factor(device, 4096, outputs, inner) == 1
 
 
-def test_batch_mean_choices__a_split_inductor_chose_is_kept(choices, monkeypatch):
-    inductor_choices, batch_mean_choices = choices
-    monkeypatch.setattr(inductor_choices, "reduction_split_factor", staticmethod(lambda *args: 7))
+def test_batch_mean_choices__a_split_inductor_chose_is_kept(batch_mean_choices, monkeypatch):
+    from torch._inductor.choices import InductorChoices
+
+    monkeypatch.setattr(InductorChoices, "reduction_split_factor", staticmethod(lambda *args: 7))
     assert batch_mean_choices.reduction_split_factor(CUDA, 4096, 1, True) == 7
 
 
